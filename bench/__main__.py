@@ -1,0 +1,1 @@
+"""``python -m bench``: rtcpeer benchmarks (see bench/README.md)."""

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import rtcpeer
+from rtcpeer.cli import main
+from rtcpeer.errors import InvalidStateError, OperationError, RTCError
+from rtcpeer.events import Event, EventTarget
+
+
+def test_version_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["features"]) == 0
+    assert rtcpeer.__version__ in capsys.readouterr().out
+
+
+def test_error_names() -> None:
+    err = InvalidStateError("setRemoteDescription(answer) called in signalingState 'stable'")
+    assert err.name == "InvalidStateError"
+    assert "stable" in str(err)
+    detail = RTCError("fingerprint mismatch", errorDetail="dtls-failure")
+    assert isinstance(detail, OperationError) and detail.errorDetail == "dtls-failure"
+
+
+async def test_event_target_sync_async_once_and_handler() -> None:
+    target = EventTarget()
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    def sync_listener(event: Event) -> None:
+        seen.append("sync:" + event.type)
+
+    async def async_listener(event: Event) -> None:
+        seen.append("async:" + event.type)
+        done.set()
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("listener bug must not propagate")
+
+    target.addEventListener("ping", sync_listener)
+    target.addEventListener("ping", sync_listener)  # duplicates are ignored, as in the DOM
+    target.addEventListener("ping", broken)
+    target.on("ping")(async_listener)
+    target.addEventListener("ping", lambda e: seen.append("once"), {"once": True})
+    target.onping = lambda e: seen.append("handler")  # type: ignore[attr-defined]
+    target.dispatchEvent(Event("ping"))
+    target.dispatchEvent(Event("ping"))
+    await asyncio.wait_for(done.wait(), 1)
+    await asyncio.sleep(0)
+    assert seen.count("sync:ping") == 2
+    assert seen.count("once") == 1
+    assert seen.count("handler") == 2
+    assert seen.count("async:ping") == 2
+    target.removeEventListener("ping", sync_listener)
+    target.dispatchEvent(Event("ping"))
+    assert seen.count("sync:ping") == 2

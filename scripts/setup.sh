@@ -26,5 +26,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
-.venv/bin/python -m pip install -q -e '.[dev,media,redis]' 2>&1 | grep -v '^WARNING' || true
+.venv/bin/python -m pip install -q -e '.[dev,media,redis,fuzz]' 2>&1 | grep -v '^WARNING' || true
 .venv/bin/python -c 'import rtcpeer, OpenSSL, aiohttp, google_crc32c' # fail loudly if the install did not work

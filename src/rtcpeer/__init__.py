@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from rtcpeer.configuration import RTCConfiguration, RTCIceServer
+from rtcpeer.datachannel import RTCDataChannel
+from rtcpeer.dtls.certificate import RTCCertificate
 from rtcpeer.errors import (
     DOMException,
     InvalidAccessError,
@@ -11,6 +14,9 @@ from rtcpeer.errors import (
     OperationError,
     RTCError,
 )
+from rtcpeer.pc.description import RTCPeerConnectionIceEvent, RTCSessionDescription
+from rtcpeer.peerconnection import RTCPeerConnection
+from rtcpeer.sdp.candidate import RTCIceCandidate
 
 __version__ = "0.1.0"
 
@@ -21,6 +27,14 @@ __all__ = [
     "InvalidStateError",
     "NotSupportedError",
     "OperationError",
+    "RTCCertificate",
+    "RTCConfiguration",
+    "RTCDataChannel",
     "RTCError",
+    "RTCIceCandidate",
+    "RTCIceServer",
+    "RTCPeerConnection",
+    "RTCPeerConnectionIceEvent",
+    "RTCSessionDescription",
     "__version__",
 ]

@@ -1,0 +1,317 @@
+"""The per-connection pipeline: ICE transport -> DTLS core -> SCTP association -> data channels.
+
+One :class:`Connection` per peer connection (max-bundle: one transport carries everything).
+It owns one asyncio timer for the DTLS and SCTP cores (the ICE transport keeps its own) and
+moves bytes between the layers:
+
+- inbound: the ICE transport hands every non-STUN datagram to :meth:`Connection._on_ice_data`
+  (RFC 7983 demultiplexing: 20..63 is DTLS, 128..191 RTP/RTCP for the media hook); decrypted
+  DTLS records go straight into the SCTP association;
+- outbound: SCTP packets are encrypted by DTLS and sent on the selected ICE pair.
+
+Work triggered by packets or by ``send`` calls is batched: the pipeline is flushed once per
+event-loop iteration (``loop.call_soon``), so a burst of reads or a loop of ``send`` calls
+produces one round of SACKs/packets, not one per message.
+
+Events for the W3C objects leave through the ``on_event`` callback: the data channel events
+of :mod:`rtcpeer.sctp.channels` plus :class:`DtlsStateChanged`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rtcpeer.aio.ice import IceState, IceTransport
+from rtcpeer.dtls.certificate import RTCCertificate
+from rtcpeer.dtls.transport import DtlsClosed, DtlsConnected, DtlsCore, DtlsFailed
+from rtcpeer.sctp.association import Association
+from rtcpeer.sctp.channels import ChannelEvent, DataChannelCore
+from rtcpeer.sctp.chunks import ParseError as SctpParseError
+
+__all__ = ["Connection", "DtlsStateChanged"]
+
+logger = logging.getLogger(__name__)
+
+_EARLY_LIMIT = 32  # DTLS datagrams kept while the DTLS core does not exist yet
+
+
+@dataclass(frozen=True, slots=True)
+class DtlsStateChanged:
+    """W3C RTCDtlsTransportState: new, connecting, connected, closed, failed."""
+
+    state: str
+    reason: str = ""
+
+
+class Connection:
+    """ICE -> DTLS -> SCTP for one peer connection. See the module docstring."""
+
+    def __init__(
+        self,
+        ice: IceTransport,
+        on_event: Callable[[ChannelEvent | DtlsStateChanged], None],
+        *,
+        on_rtp: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.ice = ice
+        self.on_event = on_event
+        self.on_rtp = on_rtp
+        self.dtls: DtlsCore | None = None
+        self.channels: DataChannelCore | None = None
+        self.dtls_role: str | None = None
+        self.dtls_state = "new"
+        self.remote_fingerprints: list[tuple[str, str]] = []
+        self._dtls_started = False
+        self._early: list[bytes] = []
+        self._unsent: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flush_pending = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._closed = False
+        # Counters for getStats (cheap: two adds per datagram).
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.packets_sent = 0
+        self.packets_received = 0
+        ice.on_data = self._on_ice_data
+
+    # ------------------------------------------------------------------ setup
+
+    def _time(self) -> float:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop.time()
+
+    def start(
+        self,
+        certificate: RTCCertificate,
+        role: str,
+        remote_fingerprints: list[tuple[str, str]],
+        *,
+        local_sctp_port: int = 5000,
+        remote_sctp_port: int = 5000,
+        remote_max_message_size: int = 65536,
+        local_max_message_size: int = 262144,
+    ) -> None:
+        """Create the DTLS and SCTP cores once negotiation fixed the DTLS role."""
+        if self.dtls is not None or self._closed:
+            return
+        now = self._time()
+        self.dtls_role = role
+        self.remote_fingerprints = list(remote_fingerprints)
+        self.dtls = DtlsCore(
+            certificate, "client" if role == "client" else "server", list(remote_fingerprints)
+        )
+        assoc = Association(
+            role == "client",
+            local_sctp_port,
+            remote_sctp_port,
+            max_message_size=max(local_max_message_size, 262144) + 1024,
+        )
+        self.channels = DataChannelCore(
+            assoc, role == "client", remote_max_message_size=remote_max_message_size
+        )
+        if role == "server":
+            self._start_dtls(now)
+        elif self.ice.state in (IceState.CONNECTED, IceState.COMPLETED):
+            self._start_dtls(now)
+        early, self._early = self._early, []
+        for data in early:
+            self._on_ice_data(data)
+        self.kick()
+
+    def _start_dtls(self, now: float) -> None:
+        if self._dtls_started or self.dtls is None:
+            return
+        self._dtls_started = True
+        self._set_dtls_state("connecting")
+        self.dtls.start(now)
+
+    def ice_state_changed(self, state: IceState) -> None:
+        """Called by the peer connection: a DTLS client starts once ICE is connected."""
+        if state in (IceState.CONNECTED, IceState.COMPLETED) and self.dtls is not None:
+            if not self._dtls_started:
+                self._start_dtls(self._time())
+                self.kick()
+
+    def selected_pair_changed(self) -> None:
+        """Called by the peer connection: datagrams held for lack of a pair can go now."""
+        if self._unsent:
+            self.kick()
+
+    def set_remote_max_message_size(self, size: int) -> None:
+        if self.channels is not None:
+            self.channels.set_remote_max_message_size(size)
+
+    # ------------------------------------------------------------------ data path
+
+    def _on_ice_data(self, data: bytes) -> None:
+        if self._closed or not data:
+            return
+        self.bytes_received += len(data)
+        self.packets_received += 1
+        first = data[0]
+        if 19 < first < 64:
+            dtls = self.dtls
+            if dtls is None or not self._dtls_started:
+                if dtls is None:
+                    if len(self._early) < _EARLY_LIMIT:
+                        self._early.append(bytes(data))
+                    return
+                # A DTLS client whose ICE is not "connected" yet but the peer already
+                # talks to us: the path works, start now.
+                self._start_dtls(self._time())
+            now = self._time()
+            try:
+                records = dtls.receive(data, now)
+            except Exception:  # the DTLS layer must not raise, but never let it kill us
+                logger.debug("DTLS receive failed", exc_info=True)
+                records = []
+            channels = self.channels
+            if channels is not None:
+                for record in records:
+                    try:
+                        channels.receive(record, now)
+                    except SctpParseError:
+                        logger.debug("bad SCTP packet dropped")
+            self.kick()
+        elif 127 < first < 192:
+            if self.on_rtp is not None:
+                self.on_rtp(data)
+
+    def kick(self) -> None:
+        """Schedule one flush of the pipeline in this event-loop iteration."""
+        if self._flush_pending or self._closed:
+            return
+        self._flush_pending = True
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._closed and self.dtls is None:
+            return
+        dtls = self.dtls
+        if dtls is None:
+            return
+        channels = self.channels
+        ice_send = self.ice.send
+        # Handshake/alert events first: SCTP starts on top of a connected DTLS.
+        self._dtls_events()
+        if channels is not None and self.dtls_state == "connected":
+            for packet in channels.packets_to_send():
+                dtls.send(packet)
+        sent_bytes = 0
+        count = 0
+        out = dtls.datagrams_to_send()
+        if self.ice.get_selected_pair() is None:
+            # The peer's ICE may be connected (and its DTLS talking) before our agent has
+            # selected a pair: keep the datagrams until it has (see selected_pair_changed).
+            if out:
+                self._unsent.extend(out)
+                del self._unsent[:-_EARLY_LIMIT]
+            out = []
+        elif self._unsent:
+            out = self._unsent + out
+            self._unsent = []
+        for datagram in out:
+            ice_send(datagram)
+            sent_bytes += len(datagram)
+            count += 1
+        self.bytes_sent += sent_bytes
+        self.packets_sent += count
+        if channels is not None:
+            events = channels.events()
+            if events:
+                on_event = self.on_event
+                for ev in events:
+                    on_event(ev)
+        self._schedule()
+
+    def _dtls_events(self) -> None:
+        dtls = self.dtls
+        assert dtls is not None
+        for ev in dtls.events():
+            if isinstance(ev, DtlsConnected):
+                self._set_dtls_state("connected")
+                if self.channels is not None:
+                    self.channels.connect(self._time())
+            elif isinstance(ev, DtlsClosed):
+                self._set_dtls_state("closed")
+                if self.channels is not None:
+                    self.channels.abort("DTLS closed")
+            elif isinstance(ev, DtlsFailed):
+                reason = ev.reason
+                logger.info("DTLS failed: %s", reason)
+                self._set_dtls_state("failed", reason)
+                if self.channels is not None:
+                    self.channels.abort("DTLS failed")
+
+    def _set_dtls_state(self, state: str, reason: str = "") -> None:
+        if state != self.dtls_state:
+            self.dtls_state = state
+            self.on_event(DtlsStateChanged(state, reason))
+
+    def _schedule(self) -> None:
+        if self._closed:
+            return
+        at: float | None = None
+        if self.dtls is not None:
+            at = self.dtls.next_timeout()
+        if self.channels is not None:
+            t = self.channels.next_timeout()
+            if t is not None and (at is None or t < at):
+                at = t
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = at
+        if at is not None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._timer = loop.call_at(max(at, loop.time()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if self._closed:
+            return
+        now = self._time()
+        if self.dtls is not None:
+            self.dtls.timeout(now)
+        if self.channels is not None:
+            self.channels.timeout(now)
+        self._flush()
+
+    # ------------------------------------------------------------------ teardown
+
+    async def close(self) -> None:
+        """Abort SCTP, send DTLS close_notify, close ICE."""
+        if self._closed:
+            return
+        if self.channels is not None and self.dtls_state == "connected":
+            self.channels.abort("peer connection closed")
+            if self.dtls is not None:
+                for packet in self.channels.packets_to_send():
+                    self.dtls.send(packet)
+            self.channels.events()
+        if self.dtls is not None:
+            try:
+                self.dtls.close()
+                for datagram in self.dtls.datagrams_to_send():
+                    self.ice.send(datagram)
+            except Exception:
+                logger.debug("DTLS close failed", exc_info=True)
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.dtls_state not in ("closed", "failed", "new"):
+            self.dtls_state = "closed"
+        await self.ice.close()

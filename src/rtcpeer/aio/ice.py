@@ -1,0 +1,858 @@
+"""The asyncio ICE transport: sockets, gathering, STUN servers, mDNS and the agent's timer.
+
+This is the thin shell around :class:`rtcpeer.ice.agent.IceAgent` (see docs/internals.md):
+- host candidates on every usable interface address, IPv4 and IPv6 (RFC 8445 section
+  5.1.1.1), one UDP socket each, reported one at a time as found, then ``None``;
+- server-reflexive candidates from STUN servers (RFC 8445 section 5.1.1.2, RFC 8489 Binding
+  requests), each server bounded by a timeout so a dead server delays nothing else;
+- mDNS ``.local`` remote candidates resolved before use and dropped when unresolvable
+  (RFC 8828 section 5.1);
+- iceTransportPolicy "relay" (W3C webrtc-pc 4.2.1) keeps only relayed local candidates;
+- one timer per transport, set from ``agent.next_timeout()``;
+- the hot path: a datagram whose first byte is above 3 (not STUN, RFC 7983) goes from
+  ``datagram_received`` straight to ``on_data``; ``send`` writes with ``transport.sendto``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from rtcpeer.aio.ice_relay import Relay, RelayError
+from rtcpeer.aio.mdns import Resolver
+from rtcpeer.aio.mdns import resolve as mdns_resolve
+from rtcpeer.ice.agent import (
+    IceAgent,
+    IceState,
+    IceStateChanged,
+    LocalKey,
+    SelectedPairChanged,
+)
+from rtcpeer.ice.candidate import normalize_host
+from rtcpeer.ice.gather import (
+    InterfaceAddress,
+    ServerUrl,
+    enumerate_addresses,
+    host_candidate,
+    local_preference,
+    parse_ice_servers,
+    relay_candidate,
+    srflx_candidate,
+    usable_addresses,
+)
+from rtcpeer.ice.mdns import is_mdns_name
+from rtcpeer.ice.tcpframing import MAX_FRAME, Deframer, frame
+from rtcpeer.sdp.candidate import Candidate
+from rtcpeer.stun import (
+    Attr,
+    MessageClass,
+    Method,
+    ParseError,
+    StunMessage,
+    new_transaction_id,
+    parse,
+)
+
+logger = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+
+
+def _is_loopback(host: str) -> bool:
+    return host.startswith("127.") or host == "::1"
+
+
+def _no_clock() -> float:
+    raise RuntimeError("IceTransport used before it was attached to an event loop")
+
+
+# Datagrams read per readiness callback. asyncio's own datagram transport reads one per
+# event-loop iteration, which caps a busy connection far below what the socket can carry.
+_READ_BATCH = 64
+
+
+class _Socket:
+    """One non-blocking UDP socket bound to one local address; ``key`` names it to the agent.
+
+    Reads are batched straight from the selector callback; sends go straight to the socket.
+    A full send buffer drops the datagram, as a congested network would (the protocols above
+    retransmit), instead of growing an unbounded queue in user space.
+    """
+
+    def __init__(self, owner: IceTransport, key: int, sock: socket.socket) -> None:
+        self.owner = owner
+        self.key = key
+        self.sock = sock
+        self.open = True
+        self.candidate: Candidate | None = None
+        self.local_pref = 0
+        self.family = 4
+        self._sendto = sock.sendto
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.add_reader(self.sock.fileno(), self._read_ready)
+        self._loop = loop
+
+    def sendto(self, data: bytes | bytearray | memoryview, addr: Address) -> None:
+        if not self.open:
+            return
+        try:
+            self._sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            # ICMP errors from earlier sends and unreachable routes: ICE sees a timeout.
+            logger.debug("ICE socket %s send to %s failed: %s", self.key, addr, exc)
+
+    def _read_ready(self) -> None:
+        owner = self.owner
+        recv = self.sock.recvfrom
+        key = self.key
+        agent_receive = owner._agent.receive
+        # One clock read per batch: the agent only needs it for activity (consent) timing.
+        now = owner._time()
+        for _ in range(_READ_BATCH):
+            try:
+                data, addr = recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                logger.debug("ICE socket %s error: %s", key, exc)
+                continue
+            if len(addr) != 2:
+                addr = (addr[0], addr[1])  # IPv6 sockaddr has flowinfo and scope id
+            try:
+                if data and data[0] > 3:
+                    # Hot path (RFC 7983: not STUN). The agent only stamps activity and
+                    # checks the source is a remote that took part in ICE.
+                    on_data = owner._on_data
+                    if on_data is not None and agent_receive(data, key, addr, now) is not None:
+                        on_data(data)
+                else:
+                    owner._on_stun(data, key, addr)
+            except Exception:
+                # A bug above us must not stop this socket from reading.
+                logger.exception("ICE socket %s: error handling a datagram", key)
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+
+
+class _TcpConn(asyncio.Protocol):
+    """One ICE-TCP connection (RFC 6544) carrying RFC 4571 framed packets."""
+
+    def __init__(self, owner: IceTransport, key: int, remote: Address | None) -> None:
+        self.owner = owner
+        self.key = key
+        self.remote = remote  # known up front for active (outgoing) connections
+        self.transport: asyncio.Transport | None = None
+        self.deframer = Deframer()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.remote is None:
+            peer = transport.get_extra_info("peername")
+            self.remote = (normalize_host(str(peer[0])), int(peer[1]))
+            if not self.owner._register_tcp(self):
+                transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        remote = self.remote
+        if remote is None:
+            return
+        owner = self.owner
+        for packet in self.deframer.feed(data):
+            if packet and packet[0] > 3:
+                if owner._on_data is not None and (
+                    owner._agent.receive(packet, self.key, remote, owner._time()) is not None
+                ):
+                    owner._on_data(packet)
+            else:
+                owner._on_stun(packet, self.key, remote)
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        if self.transport is not None and len(data) <= MAX_FRAME:
+            self.transport.write(frame(data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.owner._unregister_tcp(self)
+
+
+# Accepted ICE-TCP connections per passive candidate: bounds what a flood of connects costs.
+_MAX_TCP_CONNECTIONS = 32
+
+
+class IceTransport:
+    """An ICE transport for one component (the W3C RTCIceTransport's engine)."""
+
+    def __init__(
+        self,
+        controlling: bool = True,
+        *,
+        ice_servers: Iterable[Mapping[str, Any]] | None = None,
+        ice_transport_policy: str = "all",
+        include_loopback: bool = False,
+        ipv6: bool = True,
+        ufrag: str | None = None,
+        pwd: str | None = None,
+        on_candidate: Callable[[Candidate | None], None] | None = None,
+        on_data: Callable[[bytes], None] | None = None,
+        on_state_change: Callable[[IceState], None] | None = None,
+        on_gathering_state_change: Callable[[str], None] | None = None,
+        on_selected_pair_change: Callable[[Candidate, Candidate], None] | None = None,
+        on_candidate_error: Callable[[str, int, str], None] | None = None,
+        mdns_resolver: Resolver | None = None,
+        stun_timeout: float = 3.0,
+        addresses: Iterable[InterfaceAddress] | None = None,
+        agent: IceAgent | None = None,
+        tcp: bool = False,
+        turn_ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if ice_transport_policy not in ("all", "relay"):
+            raise ValueError(
+                f"iceTransportPolicy must be 'all' or 'relay', not {ice_transport_policy!r}"
+            )
+        self._agent = agent or IceAgent(controlling, ufrag, pwd)
+        self._servers: list[ServerUrl] = parse_ice_servers(ice_servers)
+        self.ice_transport_policy = ice_transport_policy
+        self.include_loopback = include_loopback
+        self.ipv6 = ipv6
+        self.stun_timeout = stun_timeout
+        self.tcp = tcp
+        self.turn_ssl_context = turn_ssl_context
+        self._addresses = list(addresses) if addresses is not None else None
+        self._mdns_resolver = mdns_resolver or mdns_resolve
+        self.on_candidate = on_candidate
+        self._on_data = on_data
+        self.on_state_change = on_state_change
+        self.on_gathering_state_change = on_gathering_state_change
+        self.on_selected_pair_change = on_selected_pair_change
+        self.on_candidate_error = on_candidate_error
+
+        # The loop is taken when first needed, so a transport may be built outside one.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._time: Callable[[], float] = _no_clock
+        self._sockets: dict[int, _Socket] = {}
+        self._local: list[Candidate] = []
+        self.gathering_state = "new"
+        self._gather_task: asyncio.Task[None] | None = None
+        self._gather_tx: dict[bytes, asyncio.Future[Address]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._selected: Callable[[bytes | bytearray | memoryview], None] | None = None
+        # ICE-TCP (RFC 6544): listeners for passive candidates, keys of active candidates
+        # (with their local address) and the open connections by (key, remote address).
+        self._tcp_servers: dict[int, asyncio.Server] = {}
+        self._tcp_active: dict[int, str] = {}
+        self._tcp_conns: dict[tuple[int, Address], _TcpConn] = {}
+        self._tcp_connecting: dict[tuple[int, Address], list[bytes]] = {}
+        self._tcp_tasks: set[asyncio.Task[None]] = set()
+        # TURN allocations (relayed candidates) by their local key.
+        self._relays: dict[int, Relay] = {}
+        self._next_key = 0
+        self._state_waiters: list[asyncio.Future[None]] = []
+        self._pending_remote: set[asyncio.Task[None]] = set()
+        self._remote_end_requested = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def agent(self) -> IceAgent:
+        return self._agent
+
+    @property
+    def state(self) -> IceState:
+        return self._agent.state
+
+    @property
+    def local_ufrag(self) -> str:
+        return self._agent.local_ufrag
+
+    @property
+    def local_pwd(self) -> str:
+        return self._agent.local_pwd
+
+    @property
+    def local_candidates(self) -> list[Candidate]:
+        return list(self._local)
+
+    @property
+    def role(self) -> str:
+        return "controlling" if self._agent.controlling else "controlled"
+
+    @property
+    def on_data(self) -> Callable[[bytes], None] | None:
+        return self._on_data
+
+    @on_data.setter
+    def on_data(self, fn: Callable[[bytes], None] | None) -> None:
+        self._on_data = fn
+
+    def get_selected_pair(self) -> tuple[Candidate, Candidate] | None:
+        pair = self._agent.selected_pair
+        return (pair.local, pair.remote) if pair is not None else None
+
+    # ------------------------------------------------------------------ gathering
+
+    def start_gathering(self) -> None:
+        """Begin gathering (idempotent); candidates arrive through ``on_candidate``."""
+        if self._closed or self.gathering_state == "gathering":
+            return
+        loop = self._attach()
+        self._set_gathering_state("gathering")
+        self._gather_task = loop.create_task(self._gather())
+
+    async def gather(self) -> None:
+        """Gather and wait until gathering is complete."""
+        self.start_gathering()
+        if self._gather_task is not None:
+            await asyncio.shield(self._gather_task)
+
+    def _attach(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._time = self._loop.time
+        return self._loop
+
+    def _set_gathering_state(self, state: str) -> None:
+        if state != self.gathering_state:
+            self.gathering_state = state
+            if self.on_gathering_state_change is not None:
+                self._call(self.on_gathering_state_change, state)
+
+    def _emit_candidate(self, candidate: Candidate | None) -> None:
+        if candidate is not None:
+            self._local.append(candidate)
+        if self.on_candidate is not None:
+            self._call(self.on_candidate, candidate)
+
+    async def _gather(self) -> None:
+        try:
+            if self._sockets:
+                # After a restart: same sockets, candidates re-announced for the new ufrag.
+                for cand in list(self._local):
+                    if self.on_candidate is not None:
+                        self._call(self.on_candidate, cand)
+            else:
+                await self._gather_host()
+                # Every server is asked at once, each bounded by ``stun_timeout``, so a dead
+                # one delays nothing else. TURN servers answer Binding requests too (TURN
+                # is a STUN usage), which gives server-reflexive candidates.
+                sockets = list(self._sockets.values())
+                if self._servers:
+                    await asyncio.gather(*(self._gather_server(s, sockets) for s in self._servers))
+            self._agent.local_candidates_complete()
+            self._pump()
+        finally:
+            self._set_gathering_state("complete")
+            if self.on_candidate is not None:
+                self._call(self.on_candidate, None)
+
+    async def _gather_host(self) -> None:
+        addrs = self._addresses if self._addresses is not None else enumerate_addresses()
+        usable = usable_addresses(addrs, include_loopback=self.include_loopback, ipv6=self.ipv6)
+        for index, ia in enumerate(usable):
+            family = socket.AF_INET6 if ia.family == 6 else socket.AF_INET
+            key = self._new_key()
+            try:
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+            except OSError as exc:
+                logger.debug("no socket for %s: %s", ia.address, exc)
+                continue
+            try:
+                sock.setblocking(False)
+                # Bigger kernel buffers absorb bursts (the kernel caps them at rmem_max).
+                for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, opt, 1 << 20)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind((ia.address, 0))
+            except OSError as exc:
+                logger.debug("cannot bind %s: %s", ia.address, exc)
+                sock.close()
+                continue
+            proto = _Socket(self, key, sock)
+            proto.start(self._attach())
+            port = int(sock.getsockname()[1])
+            proto.local_pref = local_preference(index)
+            proto.family = ia.family
+            cand = host_candidate(ia.address, port, proto.local_pref)
+            proto.candidate = cand
+            self._sockets[key] = proto
+            if self._closed:
+                return
+            if self.ice_transport_policy == "all":
+                # Under "relay" the socket only talks to TURN servers; the agent never
+                # learns the host candidate, so it is neither signalled nor checked.
+                self._agent.add_local_candidate(cand, key)
+                self._emit_candidate(cand)
+                if self.tcp:
+                    await self._gather_tcp(ia.address, proto.local_pref)
+            self._pump()
+
+    def _new_key(self) -> int:
+        self._next_key += 1
+        return self._next_key
+
+    async def _gather_tcp(self, address: str, local_pref: int) -> None:
+        """Passive and active host candidates for ICE-TCP (RFC 6544 section 5.1)."""
+        key = self._new_key()
+        try:
+            server = await self._attach().create_server(
+                lambda: _TcpConn(self, key, None), host=address, port=0
+            )
+        except OSError as exc:
+            logger.debug("cannot listen on %s: %s", address, exc)
+            return
+        self._tcp_servers[key] = server
+        port = int(server.sockets[0].getsockname()[1])
+        passive = host_candidate(address, port, local_pref, "tcp", "passive")
+        self._agent.add_local_candidate(passive, key)
+        self._emit_candidate(passive)
+        active_key = self._new_key()
+        self._tcp_active[active_key] = address
+        # Active candidates carry the discard port 9 (RFC 6544 section 4.5).
+        active = host_candidate(address, 9, local_pref, "tcp", "active")
+        self._agent.add_local_candidate(active, active_key)
+        self._emit_candidate(active)
+
+    def _register_tcp(self, conn: _TcpConn) -> bool:
+        assert conn.remote is not None
+        if sum(1 for k, _ in self._tcp_conns if k == conn.key) >= _MAX_TCP_CONNECTIONS:
+            return False
+        self._tcp_conns[(conn.key, conn.remote)] = conn
+        return True
+
+    def _unregister_tcp(self, conn: _TcpConn) -> None:
+        if conn.remote is not None and self._tcp_conns.get((conn.key, conn.remote)) is conn:
+            del self._tcp_conns[(conn.key, conn.remote)]
+
+    def _tcp_send(self, key: int, data: bytes, addr: Address) -> None:
+        conn = self._tcp_conns.get((key, addr))
+        if conn is not None:
+            conn.send(data)
+            return
+        local = self._tcp_active.get(key)
+        if local is None or self._closed:
+            return  # passive side: only the peer can open the connection
+        queued = self._tcp_connecting.get((key, addr))
+        if queued is not None:
+            if len(queued) < 16:
+                queued.append(data)
+            return
+        self._tcp_connecting[(key, addr)] = [data]
+        task = self._attach().create_task(self._tcp_connect(key, local, addr))
+        self._tcp_tasks.add(task)
+        task.add_done_callback(self._tcp_tasks.discard)
+
+    async def _tcp_connect(self, key: int, local: str, addr: Address) -> None:
+        try:
+            _, conn = await asyncio.wait_for(
+                self._attach().create_connection(
+                    lambda: _TcpConn(self, key, addr),
+                    host=addr[0],
+                    port=addr[1],
+                    local_addr=(local, 0),
+                ),
+                5.0,
+            )
+        except (OSError, TimeoutError) as exc:
+            logger.debug("ICE-TCP connect to %s failed: %s", addr, exc)
+            self._tcp_connecting.pop((key, addr), None)
+            return
+        queued = self._tcp_connecting.pop((key, addr), [])
+        if self._closed:
+            if conn.transport is not None:
+                conn.transport.close()
+            return
+        self._tcp_conns[(key, addr)] = conn
+        for data in queued:
+            conn.send(data)
+
+    async def _resolve_server(self, server: ServerUrl) -> dict[int, Address]:
+        """The server's first address per family (4, 6); empty when it does not resolve."""
+        try:
+            infos = await asyncio.wait_for(
+                self._attach().getaddrinfo(server.host, server.port, type=socket.SOCK_DGRAM),
+                self.stun_timeout,
+            )
+        except (OSError, TimeoutError):
+            return {}
+        out: dict[int, Address] = {}
+        for family, _, _, _, sockaddr in infos:
+            version = 6 if family == socket.AF_INET6 else 4
+            out.setdefault(version, (normalize_host(str(sockaddr[0])), int(sockaddr[1])))
+        return out
+
+    async def _gather_server(self, server: ServerUrl, sockets: list[_Socket]) -> None:
+        """Server-reflexive and relayed candidates from one server, from every local address."""
+        addrs = await self._resolve_server(server)
+        if not addrs:
+            self._candidate_error(server, 701, f"cannot resolve {server.host}")
+            return
+        jobs = []
+        for sock in sockets:
+            addr = addrs.get(sock.family)
+            base = sock.candidate
+            # Loopback sockets cannot reach a remote server and vice versa: nothing to try.
+            if addr is None or base is None or _is_loopback(base.host) != _is_loopback(addr[0]):
+                continue
+            # TURN servers answer Binding requests too (TURN is a STUN usage).
+            if (
+                self.ice_transport_policy == "all"
+                and server.scheme in ("stun", "turn")
+                and server.transport == "udp"
+            ):
+                jobs.append(self._gather_srflx(server, addr, sock))
+            if server.scheme in ("turn", "turns"):
+                jobs.append(self._gather_relay(server, addr, sock))
+        if jobs:
+            await asyncio.gather(*jobs)
+
+    async def _gather_srflx(self, server: ServerUrl, addr: Address, sock: _Socket) -> None:
+        if sock.candidate is None or not sock.open:
+            return
+        base = sock.candidate
+        try:
+            mapped = await asyncio.wait_for(self._stun_binding(addr, sock), self.stun_timeout)
+        except TimeoutError:
+            logger.debug("STUN server %s did not answer from %s", server.text, base.host)
+            self._candidate_error(server, 701, "STUN binding request timed out")
+            return
+        if mapped is None or self._closed:
+            return
+        cand = srflx_candidate(mapped, base, sock.local_pref, server.text)
+        if cand is None or any(
+            c.type == "srflx" and c.host == cand.host and c.port == cand.port for c in self._local
+        ):
+            return
+        self._agent.add_local_candidate(cand, sock.key)
+        self._emit_candidate(cand)
+        self._pump()
+
+    async def _gather_relay(self, server: ServerUrl, addr: Address, sock: _Socket) -> None:
+        """A relayed candidate from one TURN server, allocated from ``sock``'s address."""
+        if sock.candidate is None or self._closed:
+            return
+        base = sock.candidate
+        key = self._new_key()
+        relay = Relay(
+            key,
+            server,
+            addr,
+            base.host,
+            sock.family,
+            self._time,
+            lambda data, peer: self._on_relay_packet(key, data, peer),
+            self._pump,
+            self.turn_ssl_context,
+        )
+        self._relays[key] = relay
+        try:
+            relayed, mapped = await relay.allocate(self.stun_timeout)
+        except RelayError as exc:
+            self._relays.pop(key, None)
+            logger.debug("TURN server %s: %s", server.display, exc)
+            self._candidate_error(server, exc.code, exc.text)
+            return
+        if self._closed:
+            relay.close()
+            return
+        # Browsers rank relays by the transport to the server: UDP, then TCP, then TLS.
+        offset = 2 if relay.secure else 1 if relay.transport == "tcp" else 0
+        cand = relay_candidate(relayed, mapped, max(sock.local_pref - offset, 0), server.text)
+        for remote in self._agent.remote_candidates:
+            relay.permit(remote.host)
+        self._agent.add_local_candidate(cand, key)
+        self._emit_candidate(cand)
+        self._pump()
+
+    def _on_relay_packet(self, key: int, data: bytes, peer: Address) -> None:
+        """What a TURN server relayed to us from ``peer``: application data or STUN."""
+        if data and data[0] > 3:
+            on_data = self._on_data
+            if (
+                on_data is not None
+                and self._agent.receive(data, key, peer, self._time()) is not None
+            ):
+                on_data(data)
+        else:
+            self._on_stun(data, key, peer)
+
+    def _candidate_error(self, server: ServerUrl, code: int, text: str) -> None:
+        """Report a STUN/TURN server failure (W3C icecandidateerror: url, errorCode, text)."""
+        if self.on_candidate_error is not None and not self._closed:
+            self._call(self.on_candidate_error, server.display, code, text)
+
+    async def _stun_binding(self, addr: Address, sock: _Socket) -> Address | None:
+        if not sock.open:
+            return None
+        msg = StunMessage(Method.BINDING, MessageClass.REQUEST, new_transaction_id())
+        data = msg.encode(fingerprint=True)
+        tid = bytes(msg.transaction_id)
+        fut: asyncio.Future[Address] = self._attach().create_future()
+        self._gather_tx[tid] = fut
+        rto = 0.25
+        try:
+            while True:
+                if not sock.open:
+                    return None
+                sock.sendto(data, addr)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), rto)
+                except TimeoutError:
+                    rto = min(rto * 2, 1.0)
+        finally:
+            self._gather_tx.pop(tid, None)
+
+    # ------------------------------------------------------------------ remote side
+
+    def set_remote_credentials(self, ufrag: str, pwd: str) -> None:
+        self._agent.set_remote_credentials(ufrag, pwd)
+        self._pump()
+
+    def add_remote_candidate(self, candidate: Candidate | None) -> None:
+        """Add a remote candidate (or ``None`` = end-of-candidates); mDNS names resolve first."""
+        if self._closed:
+            return
+        if candidate is None:
+            self._remote_end_requested = True
+            if not self._pending_remote:
+                self._agent.add_remote_candidate(None)
+                self._pump()
+            return
+        if is_mdns_name(candidate.host):
+            task = asyncio.get_running_loop().create_task(self._resolve_remote(candidate))
+            self._pending_remote.add(task)
+            task.add_done_callback(self._remote_resolved)
+            return
+        self._add_remote(candidate)
+
+    def _add_remote(self, candidate: Candidate) -> None:
+        self._agent.add_remote_candidate(candidate)
+        # Our relays must let this peer address in (RFC 8656 section 9: permissions are
+        # per IP address), or its checks to our relayed candidates would be dropped.
+        for relay in self._relays.values():
+            if relay.family == (6 if ":" in candidate.host else 4):
+                relay.permit(candidate.host)
+        self._pump()
+
+    async def _resolve_remote(self, candidate: Candidate) -> None:
+        try:
+            address = await self._mdns_resolver(candidate.host)
+        except Exception:  # a user-supplied resolver must not break ICE
+            logger.debug("mDNS resolver failed for %s", candidate.host, exc_info=True)
+            address = None
+        if address is None or self._closed:
+            logger.debug("dropping unresolvable mDNS candidate %s", candidate.host)
+            return
+        candidate.host = address
+        self._add_remote(candidate)
+
+    def _remote_resolved(self, task: asyncio.Task[None]) -> None:
+        self._pending_remote.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("mDNS resolution task failed", exc_info=task.exception())
+        if self._remote_end_requested and not self._pending_remote and not self._closed:
+            self._agent.add_remote_candidate(None)
+            self._pump()
+
+    # ------------------------------------------------------------------ connecting, data
+
+    async def connect(self, timeout: float | None = None) -> None:
+        """Wait until connected/completed; raises ConnectionError if ICE fails or closes."""
+
+        async def wait() -> None:
+            while True:
+                st = self._agent.state
+                if st in (IceState.CONNECTED, IceState.COMPLETED):
+                    return
+                if st in (IceState.FAILED, IceState.CLOSED):
+                    raise ConnectionError(f"ICE {st.value}")
+                fut: asyncio.Future[None] = self._attach().create_future()
+                self._state_waiters.append(fut)
+                await fut
+
+        await asyncio.wait_for(wait(), timeout)
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        """Send application data on the selected pair (dropped when there is none)."""
+        sel = self._selected
+        if sel is not None:
+            sel(data)
+
+    def restart(self) -> None:
+        """ICE restart: new credentials; call ``gather()`` to re-announce candidates."""
+        self._agent.restart()
+        self._remote_end_requested = False
+        self.gathering_state = "new"
+        self._pump()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._pending_remote):
+            task.cancel()
+        if self._gather_task is not None and not self._gather_task.done():
+            self._gather_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._gather_task
+        self._agent.close()
+        self._process_events()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for sock in self._sockets.values():
+            sock.close()
+        for task in list(self._tcp_tasks):
+            task.cancel()
+        for conn in list(self._tcp_conns.values()):
+            if conn.transport is not None:
+                conn.transport.close()
+        for server in self._tcp_servers.values():
+            server.close()
+        for relay in self._relays.values():
+            relay.close()
+        self._selected = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _on_stun(self, data: bytes, key: int, addr: Address) -> None:
+        if len(data) >= 20 and self._gather_tx:
+            fut = self._gather_tx.get(bytes(data[8:20]))
+            if fut is not None:
+                try:
+                    msg = parse(data)
+                except ParseError:
+                    return
+                mapped = msg.get(Attr.XOR_MAPPED_ADDRESS) or msg.get(Attr.MAPPED_ADDRESS)
+                if (
+                    msg.message_class == MessageClass.SUCCESS
+                    and isinstance(mapped, tuple)
+                    and not fut.done()
+                ):
+                    fut.set_result((str(mapped[0]), int(mapped[1])))
+                return
+        if self._closed:
+            return
+        self._agent.receive(data, key, addr, self._time())
+        self._pump()
+
+    def _pump(self) -> None:
+        """Send what the agent queued, handle its events, re-arm the timer."""
+        if self._closed:
+            return
+        sockets = self._sockets
+        for data, key, addr in self._agent.datagrams_to_send():
+            sock = sockets.get(key)  # type: ignore[call-overload]
+            if sock is not None:
+                sock.sendto(data, addr)
+            elif isinstance(key, int):
+                relay = self._relays.get(key)
+                if relay is not None:
+                    relay.send(data, addr)
+                else:
+                    self._tcp_send(key, data, addr)
+        self._process_events()
+        self._schedule()
+
+    def _process_events(self) -> None:
+        for ev in self._agent.events():
+            if isinstance(ev, SelectedPairChanged):
+                self._selected = self._sender(ev.local_key, ev.remote_addr)
+                if self.on_selected_pair_change is not None:
+                    self._call(self.on_selected_pair_change, ev.local, ev.remote)
+            elif isinstance(ev, IceStateChanged):
+                if self.on_state_change is not None:
+                    self._call(self.on_state_change, ev.state)
+                waiters, self._state_waiters = self._state_waiters, []
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_result(None)
+
+    def _sender(
+        self, key: LocalKey, addr: Address
+    ) -> Callable[[bytes | bytearray | memoryview], None] | None:
+        """A direct send function for the selected pair (the application data hot path)."""
+        sock = self._sockets.get(key)  # type: ignore[call-overload]
+        if sock is not None:
+            raw_sendto = sock.sock.sendto
+
+            def send_udp(data: bytes | bytearray | memoryview) -> None:
+                try:
+                    raw_sendto(data, addr)
+                except OSError:
+                    # Full buffer or ICMP error: dropped like a lost datagram.
+                    pass
+
+            return send_udp
+        relay = self._relays.get(key)  # type: ignore[call-overload]
+        if relay is not None:
+            relay_send = relay.send
+
+            def send_relay(data: bytes | bytearray | memoryview) -> None:
+                relay_send(data, addr)
+
+            return send_relay
+        if isinstance(key, int):
+
+            def send_tcp(data: bytes | bytearray | memoryview) -> None:
+                conn = self._tcp_conns.get((key, addr))
+                if conn is not None:
+                    conn.send(data)
+
+            return send_tcp
+        return None
+
+    def _schedule(self) -> None:
+        at = self._agent.next_timeout()
+        for relay in self._relays.values():
+            t = relay.next_timeout()
+            if t is not None and (at is None or t < at):
+                at = t
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = at
+        if at is not None:
+            loop = self._attach()
+            self._timer = loop.call_at(max(at, loop.time()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if self._closed:
+            return
+        now = self._time()
+        self._agent.timeout(now)
+        for relay in list(self._relays.values()):
+            t = relay.next_timeout()
+            if t is not None and t <= now:
+                relay.timeout(now)
+        self._pump()
+
+    @staticmethod
+    def _call(fn: Callable[..., Any], *args: Any) -> None:
+        # A user callback's exception is logged, never allowed to break ICE.
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception("ICE callback %r failed", fn)
+
+
+__all__ = ["IceTransport", "IceState", "LocalKey"]

@@ -1,0 +1,1 @@
+"""Helpers of :mod:`rtcpeer.peerconnection`: session descriptions, events, stats."""

@@ -1,0 +1,1149 @@
+"""RTCPeerConnection (W3C webrtc-pc sections 4 and 6) over rtcpeer's ICE, DTLS and SCTP.
+
+Implements:
+
+- the signaling state machine and set-description rules (webrtc-pc 4.4.1.5/4.4.1.6), including
+  ``setLocalDescription()`` without argument (implicit offer/answer), ``{"type": "rollback"}``
+  and the implicit rollback of ``setRemoteDescription(offer)`` in "have-local-offer";
+- the operations chain (4.4.1.2): createOffer, createAnswer, setLocalDescription,
+  setRemoteDescription and addIceCandidate run one at a time in call order;
+- the negotiation-needed flag (4.7.3): queued, only fired in "stable" with an empty chain,
+  once per need;
+- ICE: trickle of local candidates (``icecandidate``, None at the end), remote candidates
+  from the description and ``addIceCandidate``, ``restartIce()`` and the ``iceRestart``
+  option, remote-initiated restarts, and the state attributes with their events;
+- data channels (6.1, 6.2) over the pipeline in :mod:`rtcpeer.aio.connection`;
+- ``getStats()`` (:mod:`rtcpeer.pc.stats`).
+
+Offer/answer text comes from :mod:`rtcpeer.sdp.jsep` (max-bundle, one transport). Media
+transceivers plug in through ``_sections`` (a :class:`~rtcpeer.sdp.jsep.LocalSection` per m=
+line) and ``_negotiation_checks``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from rtcpeer.aio.connection import Connection, DtlsStateChanged
+from rtcpeer.aio.ice import IceState, IceTransport
+from rtcpeer.configuration import RTCConfiguration, RTCIceServer, to_configuration
+from rtcpeer.datachannel import RTCDataChannel
+from rtcpeer.dtls.certificate import RTCCertificate
+from rtcpeer.errors import (
+    InvalidAccessError,
+    InvalidModificationError,
+    InvalidStateError,
+    OperationError,
+    RTCError,
+)
+from rtcpeer.events import Event, EventTarget
+from rtcpeer.pc.description import (
+    RTCPeerConnectionIceErrorEvent,
+    RTCPeerConnectionIceEvent,
+    RTCSessionDescription,
+    coerce_description,
+)
+from rtcpeer.sctp.channels import (
+    AssociationClosed,
+    BufferedAmountLow,
+    ChannelClosed,
+    ChannelClosing,
+    ChannelCreated,
+    ChannelError,
+    ChannelEvent,
+    ChannelMessage,
+    ChannelOpen,
+)
+from rtcpeer.sdp.candidate import Candidate, RTCIceCandidate
+from rtcpeer.sdp.errors import SDPParseError
+from rtcpeer.sdp.jsep import (
+    LocalParams,
+    LocalSection,
+    RemoteDescription,
+    RemoteMedia,
+    new_session_id,
+    parse_description,
+    write_description,
+)
+
+__all__ = ["RTCConfiguration", "RTCIceServer", "RTCPeerConnection", "RTCSessionDescription"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_ICE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+LOCAL_MAX_MESSAGE_SIZE = 262144
+
+
+def _ice_string(n: int) -> str:
+    return "".join(secrets.choice(_ICE_CHARS) for _ in range(n))
+
+
+def _strip_candidates(sdp: str) -> str:
+    """SDP without candidate lines and with LF endings, to compare descriptions."""
+    keep = []
+    for line in sdp.replace("\r\n", "\n").split("\n"):
+        if line.startswith("a=candidate:") or line == "a=end-of-candidates" or not line:
+            continue
+        keep.append(line)
+    return "\n".join(keep)
+
+
+class _LocalDesc:
+    """A local description: the model plus the candidates gathered for it."""
+
+    __slots__ = ("params", "sections", "session_version", "type")
+
+    def __init__(
+        self, type: str, sections: list[LocalSection], params: LocalParams, version: int
+    ) -> None:
+        self.type = type
+        self.sections = sections
+        self.params = params
+        self.session_version = version
+
+
+class _RemoteDesc:
+    __slots__ = ("added", "parsed", "sdp", "type")
+
+    def __init__(self, type: str, sdp: str, parsed: RemoteDescription) -> None:
+        self.type = type
+        self.sdp = sdp
+        self.parsed = parsed
+        self.added: list[tuple[int, str]] = []  # (m-line index, "a=..." line) from addIceCandidate
+
+    def render(self) -> str:
+        if not self.added:
+            return self.sdp
+        lines = self.sdp.replace("\r\n", "\n").rstrip("\n").split("\n")
+        out: list[str] = []
+        index = -1
+        pending: dict[int, list[str]] = {}
+        for i, line in self.added:
+            pending.setdefault(i, []).append(line)
+
+        def flush() -> None:
+            if index >= 0:
+                out.extend(pending.pop(index, []))
+
+        for line in lines:
+            if line.startswith("m="):
+                flush()
+                index += 1
+            out.append(line)
+        flush()
+        return "\r\n".join(out) + "\r\n"
+
+
+class RTCPeerConnection(EventTarget):
+    """The W3C RTCPeerConnection. ``RTCPeerConnection({"iceServers": [...]})``."""
+
+    def __init__(self, configuration: RTCConfiguration | Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        config = to_configuration(configuration)
+        now_ms = _now_ms()
+        for cert in config.certificates:
+            if not isinstance(cert, RTCCertificate):
+                raise TypeError("certificates must be RTCCertificate objects")
+            if cert.expires <= now_ms:
+                raise InvalidAccessError("an RTCCertificate in the configuration has expired")
+        self._config = config
+        self._certificate: RTCCertificate = (
+            config.certificates[0] if config.certificates else RTCCertificate.default()
+        )
+        self._signaling_state = "stable"
+        self._ice_gathering_state = "new"
+        self._ice_connection_state = "new"
+        self._connection_state = "new"
+        self._is_closed = False
+        self._session_id = new_session_id()
+        self._session_version = 0
+        self._last_offer: str | None = None
+        self._last_answer: str | None = None
+        self._last_offer_model: _LocalDesc | None = None
+        self._last_answer_model: _LocalDesc | None = None
+        self._current_local: _LocalDesc | None = None
+        self._pending_local: _LocalDesc | None = None
+        self._current_remote: _RemoteDesc | None = None
+        self._pending_remote: _RemoteDesc | None = None
+        # Sections of the last stable negotiation (subsequent offers start from them).
+        self._sections: list[LocalSection] = []
+        # ICE credentials: those of the transport and those a restart offer will use.
+        self._ufrag = _ice_string(8)
+        self._pwd = _ice_string(24)
+        self._restart_creds: tuple[str, str] | None = None
+        self._creds_to_replace: tuple[str, str] | None = None
+        self._remote_creds: tuple[str, str] | None = None
+        self._local_candidates: list[str] = []
+        self._end_of_candidates = False
+        self._ice: IceTransport | None = None
+        self._conn: Connection | None = None
+        self._dtls_state = "new"
+        self._remote_max_message_size = 65536
+        self._channels: dict[int, RTCDataChannel] = {}
+        self._pending_channels: list[RTCDataChannel] = []
+        self._data_requested = False
+        self._channels_opened = 0
+        self._channels_closed = 0
+        # Operations chain and negotiation-needed flag.
+        self._ops_lock = asyncio.Lock()
+        self._ops_pending = 0
+        self._nn_flag = False
+        self._nn_on_empty_chain = False
+        self._negotiation_checks: list[Callable[[], bool]] = []
+        self._close_task: asyncio.Task[None] | None = None
+        self._gather_tasks: set[asyncio.Task[Any]] = set()
+        # W3C event handler attributes.
+        self.onnegotiationneeded: Callable[[Any], Any] | None = None
+        self.onicecandidate: Callable[[Any], Any] | None = None
+        self.onicecandidateerror: Callable[[Any], Any] | None = None
+        self.onsignalingstatechange: Callable[[Any], Any] | None = None
+        self.oniceconnectionstatechange: Callable[[Any], Any] | None = None
+        self.onicegatheringstatechange: Callable[[Any], Any] | None = None
+        self.onconnectionstatechange: Callable[[Any], Any] | None = None
+        self.ondatachannel: Callable[[Any], Any] | None = None
+        self.ontrack: Callable[[Any], Any] | None = None
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def signalingState(self) -> str:
+        return self._signaling_state
+
+    @property
+    def iceGatheringState(self) -> str:
+        return self._ice_gathering_state
+
+    @property
+    def iceConnectionState(self) -> str:
+        return self._ice_connection_state
+
+    @property
+    def connectionState(self) -> str:
+        return self._connection_state
+
+    @property
+    def canTrickleIceCandidates(self) -> bool | None:
+        remote = self._pending_remote or self._current_remote
+        if remote is None:
+            return None
+        media = remote.parsed.transport_media()
+        options = list(remote.parsed.ice_options)
+        if media is not None:
+            options += media.ice_options
+        return "trickle" in options
+
+    @property
+    def localDescription(self) -> RTCSessionDescription | None:
+        return self.pendingLocalDescription or self.currentLocalDescription
+
+    @property
+    def currentLocalDescription(self) -> RTCSessionDescription | None:
+        return self._render_local(self._current_local)
+
+    @property
+    def pendingLocalDescription(self) -> RTCSessionDescription | None:
+        return self._render_local(self._pending_local)
+
+    @property
+    def remoteDescription(self) -> RTCSessionDescription | None:
+        return self.pendingRemoteDescription or self.currentRemoteDescription
+
+    @property
+    def currentRemoteDescription(self) -> RTCSessionDescription | None:
+        return self._render_remote(self._current_remote)
+
+    @property
+    def pendingRemoteDescription(self) -> RTCSessionDescription | None:
+        return self._render_remote(self._pending_remote)
+
+    @property
+    def sctp(self) -> Connection | None:
+        """The pipeline carrying data channels (rtcpeer's stand-in for RTCSctpTransport)."""
+        return self._conn
+
+    def getConfiguration(self) -> dict[str, Any]:
+        out = self._config.to_dict()
+        out["certificates"] = [self._certificate]
+        return out
+
+    def setConfiguration(self, configuration: RTCConfiguration | Mapping[str, Any]) -> None:
+        """Change the ICE servers/policy; certificates and bundle policy cannot change."""
+        if self._is_closed:
+            raise InvalidStateError("setConfiguration() called on a closed RTCPeerConnection")
+        new = to_configuration(configuration)
+        if new.certificates and list(new.certificates) != [self._certificate]:
+            raise InvalidModificationError("setConfiguration() cannot change certificates")
+        if new.bundlePolicy != self._config.bundlePolicy:
+            raise InvalidModificationError(
+                f"setConfiguration() cannot change bundlePolicy from "
+                f"{self._config.bundlePolicy!r} to {new.bundlePolicy!r}"
+            )
+        if new.rtcpMuxPolicy != self._config.rtcpMuxPolicy:
+            raise InvalidModificationError("setConfiguration() cannot change rtcpMuxPolicy")
+        if (
+            new.iceCandidatePoolSize != self._config.iceCandidatePoolSize
+            and self._current_local is not None
+            or self._pending_local is not None
+            and new.iceCandidatePoolSize != self._config.iceCandidatePoolSize
+        ):
+            raise InvalidModificationError(
+                "setConfiguration() cannot change iceCandidatePoolSize after setLocalDescription"
+            )
+        self._config = replace(new, certificates=(self._certificate,))
+        ice = self._ice
+        if ice is not None:
+            # Used by the next gathering (ICE restart), as the W3C spec says.
+            ice._servers = _parse_servers(self._config)
+            ice.ice_transport_policy = self._config.iceTransportPolicy
+
+    @staticmethod
+    async def generateCertificate(keygenAlgorithm: Any = None) -> RTCCertificate:
+        return await RTCCertificate.generateCertificate(keygenAlgorithm)
+
+    # ------------------------------------------------------------------ operations chain
+
+    async def _chain(self, name: str, op: Callable[[], Awaitable[T]]) -> T:
+        if self._is_closed:
+            raise InvalidStateError(f"{name}() called on a closed RTCPeerConnection")
+        self._ops_pending += 1
+        try:
+            async with self._ops_lock:
+                if self._is_closed:
+                    raise InvalidStateError(f"{name}(): the RTCPeerConnection was closed")
+                return await op()
+        finally:
+            self._ops_pending -= 1
+            if self._ops_pending == 0 and self._nn_on_empty_chain and not self._is_closed:
+                self._nn_on_empty_chain = False
+                self._update_negotiation_needed()
+
+    # ------------------------------------------------------------------ offer / answer
+
+    async def createOffer(self, options: Mapping[str, Any] | None = None) -> RTCSessionDescription:
+        ice_restart = bool((options or {}).get("iceRestart", False))
+        return await self._chain("createOffer", lambda: self._create_offer(ice_restart))
+
+    async def _create_offer(self, ice_restart: bool) -> RTCSessionDescription:
+        if ice_restart or self._creds_to_replace is not None:
+            if self._restart_creds is None:
+                self._restart_creds = (_ice_string(8), _ice_string(24))
+            ufrag, pwd = self._restart_creds
+        else:
+            ufrag, pwd = self._ufrag, self._pwd
+        sections = [replace(s, fmt=list(s.fmt), lines=list(s.lines)) for s in self._sections]
+        if self._pending_remote is None and self._signaling_state == "have-local-offer":
+            pass
+        if self._wants_data() and not any(s.is_data and not s.rejected for s in sections):
+            reusable = next((s for s in sections if s.rejected and s.is_data), None)
+            if reusable is not None:
+                reusable.rejected = False
+            else:
+                sections.append(LocalSection(self._new_mid(sections)))
+        params = self._local_params(ufrag, pwd, "actpass")
+        self._session_version += 1
+        model = _LocalDesc("offer", sections, params, self._session_version)
+        sdp = self._write(model)
+        self._last_offer = sdp
+        self._last_offer_model = model
+        return RTCSessionDescription(type="offer", sdp=sdp)
+
+    async def createAnswer(self, options: Mapping[str, Any] | None = None) -> RTCSessionDescription:
+        return await self._chain("createAnswer", self._create_answer)
+
+    async def _create_answer(self) -> RTCSessionDescription:
+        if self._signaling_state not in ("have-remote-offer", "have-local-pranswer"):
+            raise InvalidStateError(
+                f"createAnswer() needs signalingState 'have-remote-offer', "
+                f"not {self._signaling_state!r}"
+            )
+        remote = self._pending_remote
+        assert remote is not None
+        sections: list[LocalSection] = []
+        data_taken = False
+        for m in remote.parsed.media:
+            mid = m.mid if m.mid is not None else str(m.index)
+            accept = m.is_data and not m.rejected and not data_taken and m.sctp_port is not None
+            if accept:
+                data_taken = True
+                sections.append(LocalSection(mid, m.kind, m.proto, list(m.fmt)))
+            else:
+                sections.append(LocalSection(mid, m.kind, m.proto, list(m.fmt), rejected=True))
+        setup = self._answer_setup(remote.parsed)
+        creds = self._restart_creds or (self._ufrag, self._pwd)
+        params = self._local_params(creds[0], creds[1], setup)
+        self._session_version += 1
+        model = _LocalDesc("answer", sections, params, self._session_version)
+        sdp = self._write(model)
+        self._last_answer = sdp
+        self._last_answer_model = model
+        return RTCSessionDescription(type="answer", sdp=sdp)
+
+    def _answer_setup(self, remote: RemoteDescription) -> str:
+        media = remote.transport_media()
+        offered = media.setup if media is not None else None
+        if offered == "active":
+            return "passive"
+        if offered == "passive":
+            return "active"
+        conn = self._conn
+        if conn is not None and conn.dtls_role == "server":
+            return "passive"  # keep the existing DTLS roles (RFC 8842 5.3)
+        return "active"
+
+    def _local_params(self, ufrag: str, pwd: str, setup: str) -> LocalParams:
+        fps = [(fp["algorithm"], fp["value"]) for fp in self._certificate.getFingerprints()]
+        return LocalParams(ufrag, pwd, fps, setup, max_message_size=LOCAL_MAX_MESSAGE_SIZE)
+
+    def _write(self, model: _LocalDesc, with_candidates: bool = True) -> str:
+        same_creds = model.params.ice_ufrag == self._ufrag
+        cands = self._local_candidates if with_candidates and same_creds else []
+        eoc = self._end_of_candidates and with_candidates and same_creds
+        return write_description(
+            self._session_id, model.session_version, model.sections, model.params, cands, eoc
+        )
+
+    def _render_local(self, desc: _LocalDesc | None) -> RTCSessionDescription | None:
+        if desc is None:
+            return None
+        return RTCSessionDescription(type=desc.type, sdp=self._write(desc))
+
+    @staticmethod
+    def _render_remote(desc: _RemoteDesc | None) -> RTCSessionDescription | None:
+        if desc is None:
+            return None
+        return RTCSessionDescription(type=desc.type, sdp=desc.render())
+
+    @staticmethod
+    def _new_mid(sections: list[LocalSection]) -> str:
+        used = {s.mid for s in sections}
+        n = 0
+        while str(n) in used:
+            n += 1
+        return str(n)
+
+    def _wants_data(self) -> bool:
+        return self._data_requested
+
+    # ------------------------------------------------------------------ set descriptions
+
+    async def setLocalDescription(self, description: Any = None) -> None:
+        kind, sdp = coerce_description(description)
+        return await self._chain("setLocalDescription", lambda: self._set_local(kind, sdp))
+
+    async def _set_local(self, kind: str | None, sdp: str) -> None:
+        state = self._signaling_state
+        if kind is None:
+            kind = (
+                "offer"
+                if state in ("stable", "have-local-offer", "have-remote-pranswer")
+                else "answer"
+            )
+        if kind == "rollback":
+            if state not in ("have-local-offer", "have-remote-offer"):
+                raise InvalidStateError(
+                    f"setLocalDescription(rollback) is invalid in signalingState {state!r}"
+                )
+            self._rollback()
+            return
+        if kind == "offer":
+            if state not in ("stable", "have-local-offer"):
+                raise InvalidStateError(
+                    f"setLocalDescription(offer) is invalid in signalingState {state!r}"
+                )
+            if not sdp:
+                if self._last_offer is None or self._offer_is_stale():
+                    await self._create_offer(False)
+                model = self._last_offer_model
+            else:
+                if self._last_offer is None or _strip_candidates(sdp) != _strip_candidates(
+                    self._last_offer
+                ):
+                    raise InvalidModificationError(
+                        "setLocalDescription(offer): the SDP is not the one createOffer() returned"
+                    )
+                model = self._last_offer_model
+            assert model is not None
+            self._apply_local_offer(model)
+            self._set_signaling("have-local-offer")
+            return
+        # answer / pranswer
+        if state not in ("have-remote-offer", "have-local-pranswer"):
+            raise InvalidStateError(
+                f"setLocalDescription({kind}) is invalid in signalingState {state!r}"
+            )
+        if not sdp:
+            if self._last_answer is None or self._last_answer_model is None:
+                await self._create_answer()
+            model = self._last_answer_model
+        else:
+            if self._last_answer is None or _strip_candidates(sdp) != _strip_candidates(
+                self._last_answer
+            ):
+                raise InvalidModificationError(
+                    f"setLocalDescription({kind}): the SDP is not the one createAnswer() returned"
+                )
+            model = self._last_answer_model
+        assert model is not None
+        model = _LocalDesc(kind, model.sections, model.params, model.session_version)
+        self._apply_local_answer(model)
+        if kind == "pranswer":
+            self._set_signaling("have-local-pranswer")
+        else:
+            self._set_signaling("stable")
+            self._update_negotiation_needed()
+
+    def _offer_is_stale(self) -> bool:
+        model = self._last_offer_model
+        if model is None:
+            return True
+        restart_wanted = self._creds_to_replace is not None
+        if restart_wanted and model.params.ice_ufrag == self._ufrag:
+            return True
+        return self._wants_data() and not any(s.is_data and not s.rejected for s in model.sections)
+
+    def _apply_local_offer(self, model: _LocalDesc) -> None:
+        ice = self._ensure_ice(controlling=True)
+        if model.params.ice_ufrag != self._ufrag:
+            self._local_restart(model.params.ice_ufrag, model.params.ice_pwd)
+        self._pending_local = model
+        self._last_answer = None
+        self._last_answer_model = None
+        self._start_gathering(ice)
+
+    def _apply_local_answer(self, model: _LocalDesc) -> None:
+        ice = self._ensure_ice(controlling=False)
+        if model.params.ice_ufrag != self._ufrag:
+            self._local_restart(model.params.ice_ufrag, model.params.ice_pwd)
+        remote = self._pending_remote
+        assert remote is not None
+        if model.type == "answer":
+            self._current_local = model
+            self._pending_local = None
+            self._current_remote = remote
+            self._pending_remote = None
+            self._sections = [replace(s) for s in model.sections]
+            self._restart_creds = None
+            self._clear_replaced_creds()
+            self._last_offer = None
+            self._last_offer_model = None
+            role = "server" if model.params.setup == "passive" else "client"
+            self._start_transport(role, remote.parsed)
+        else:
+            self._pending_local = model
+        self._start_gathering(ice)
+
+    async def setRemoteDescription(self, description: Any) -> None:
+        kind, sdp = coerce_description(description)
+        if kind is None:
+            raise TypeError("setRemoteDescription() needs a description with a type")
+        return await self._chain("setRemoteDescription", lambda: self._set_remote(kind, sdp))
+
+    async def _set_remote(self, kind: str, sdp: str) -> None:
+        state = self._signaling_state
+        if kind == "rollback":
+            if state not in ("have-local-offer", "have-remote-offer"):
+                raise InvalidStateError(
+                    f"setRemoteDescription(rollback) is invalid in signalingState {state!r}"
+                )
+            self._rollback()
+            return
+        if kind == "offer":
+            if state not in ("stable", "have-remote-offer", "have-local-offer"):
+                raise InvalidStateError(
+                    f"setRemoteDescription(offer) is invalid in signalingState {state!r}"
+                )
+        elif state not in ("have-local-offer", "have-remote-pranswer"):
+            raise InvalidStateError(
+                f"setRemoteDescription({kind}) is invalid in signalingState {state!r}"
+            )
+        try:
+            parsed = parse_description(sdp)
+        except SDPParseError as exc:
+            raise RTCError(f"setRemoteDescription: {exc}", errorDetail="sdp-syntax-error") from exc
+        media = parsed.transport_media()
+        if media is not None:
+            if not media.ice_ufrag or not media.ice_pwd:
+                raise InvalidAccessError(
+                    "setRemoteDescription: the description has no a=ice-ufrag/a=ice-pwd"
+                )
+            if not media.fingerprints:
+                raise InvalidAccessError(
+                    "setRemoteDescription: the description has no a=fingerprint"
+                )
+        if kind != "offer":
+            local = self._pending_local
+            if local is not None and len(parsed.media) != len(local.sections):
+                raise InvalidAccessError(
+                    f"setRemoteDescription({kind}): {len(parsed.media)} m= sections answer an "
+                    f"offer with {len(local.sections)}"
+                )
+        remote = _RemoteDesc(kind, sdp, parsed)
+        if kind == "offer":
+            if state == "have-local-offer":
+                self._rollback(fire=False)  # implicit rollback (perfect negotiation, polite side)
+            self._ensure_ice(controlling=False)
+            self._pending_remote = remote
+            self._last_offer = None
+            self._last_offer_model = None
+            self._apply_remote_ice(parsed, offer=True)
+            self._set_signaling("have-remote-offer")
+            return
+        self._apply_remote_ice(parsed, offer=False)
+        if kind == "pranswer":
+            self._pending_remote = remote
+            self._set_signaling("have-remote-pranswer")
+            return
+        local = self._pending_local
+        assert local is not None
+        self._current_remote = remote
+        self._pending_remote = None
+        self._current_local = local
+        self._pending_local = None
+        sections = [replace(s) for s in local.sections]
+        for section, m in zip(sections, parsed.media, strict=False):
+            if m.rejected:
+                section.rejected = True
+        self._sections = sections
+        self._restart_creds = None
+        self._clear_replaced_creds()
+        self._last_answer = None
+        self._last_answer_model = None
+        if media is not None:
+            role = "client" if media.setup == "passive" else "server"
+            self._start_transport(role, parsed)
+        self._set_signaling("stable")
+        self._update_negotiation_needed()
+
+    def _clear_replaced_creds(self) -> None:
+        if self._creds_to_replace is not None and self._creds_to_replace[0] != self._ufrag:
+            self._creds_to_replace = None
+
+    def _rollback(self, fire: bool = True) -> None:
+        self._pending_local = None
+        self._pending_remote = None
+        self._last_answer = None
+        self._last_answer_model = None
+        if fire:
+            self._set_signaling("stable")
+            self._update_negotiation_needed()
+        else:
+            self._signaling_state = "stable"
+            self.dispatchEvent(Event("signalingstatechange"))
+
+    def _apply_remote_ice(self, parsed: RemoteDescription, offer: bool) -> None:
+        ice = self._ice
+        media = parsed.transport_media()
+        if ice is None or media is None or not media.ice_ufrag or not media.ice_pwd:
+            return
+        creds = (media.ice_ufrag, media.ice_pwd)
+        if self._remote_creds is not None and creds != self._remote_creds:
+            # The peer restarted ICE. As answerer we restart too (new local credentials in
+            # the answer); as offerer we restarted already in setLocalDescription.
+            if offer and self._restart_creds is None:
+                self._restart_creds = (_ice_string(8), _ice_string(24))
+            if offer:
+                ufrag, pwd = self._restart_creds or (_ice_string(8), _ice_string(24))
+                self._local_restart(ufrag, pwd)
+                self._start_gathering(ice)
+        if creds != self._remote_creds:
+            self._remote_creds = creds
+            ice.set_remote_credentials(*creds)
+            for line in media.candidates:
+                try:
+                    cand = Candidate.from_sdp(line)
+                except SDPParseError:
+                    logger.debug("ignoring bad remote candidate %r", line)
+                    continue
+                ice.add_remote_candidate(cand)
+            if media.end_of_candidates:
+                ice.add_remote_candidate(None)
+        if media.max_message_size is not None:
+            self._remote_max_message_size = media.max_message_size
+            if self._conn is not None:
+                self._conn.set_remote_max_message_size(media.max_message_size)
+
+    # ------------------------------------------------------------------ ICE
+
+    def _ensure_ice(self, controlling: bool) -> IceTransport:
+        if self._ice is not None:
+            return self._ice
+        config = self._config
+        ice = IceTransport(
+            controlling,
+            ice_servers=config.ice_server_dicts(),
+            ice_transport_policy=config.iceTransportPolicy,
+            include_loopback=config.includeLoopback,
+            ufrag=self._ufrag,
+            pwd=self._pwd,
+            on_candidate=self._on_local_candidate,
+            on_state_change=self._on_ice_state,
+            on_gathering_state_change=self._on_gathering_state,
+            on_selected_pair_change=self._on_selected_pair,
+            on_candidate_error=self._on_candidate_error,
+        )
+        self._ice = ice
+        self._conn = Connection(ice, self._on_pipeline_event)
+        return ice
+
+    def _local_restart(self, ufrag: str, pwd: str) -> None:
+        """Restart the ICE agent with the credentials the offer/answer carries."""
+        ice = self._ice
+        assert ice is not None
+        ice.restart()
+        # IceAgent.restart() picks its own credentials; the description already carries
+        # ours, so they are put in place (see the report: an API for this is requested).
+        gen = getattr(ice.agent, "_gen", None)
+        if gen is not None:
+            gen.local_ufrag = ufrag
+            gen.local_pwd = pwd
+        self._ufrag, self._pwd = ufrag, pwd
+        self._local_candidates = []
+        self._end_of_candidates = False
+        self._remote_creds = None
+        self._restart_creds = None
+
+    def _start_gathering(self, ice: IceTransport) -> None:
+        if ice.gathering_state == "new":
+            ice.start_gathering()
+
+    def _on_local_candidate(self, candidate: Candidate | None) -> None:
+        if self._is_closed:
+            return
+        if candidate is None:
+            self._end_of_candidates = True
+            return
+        line = candidate.to_sdp()
+        self._local_candidates.append(line)
+        mid, index = self._transport_mid()
+        event = RTCPeerConnectionIceEvent(
+            RTCIceCandidate(
+                candidate=line, sdpMid=mid, sdpMLineIndex=index, usernameFragment=self._ufrag
+            )
+        )
+        self.dispatchEvent(event)
+
+    def _transport_mid(self) -> tuple[str, int]:
+        local = self._pending_local or self._current_local
+        if local is not None:
+            for i, s in enumerate(local.sections):
+                if not s.rejected:
+                    return s.mid, i
+        return "0", 0
+
+    def _on_gathering_state(self, state: str) -> None:
+        if self._is_closed or state == self._ice_gathering_state:
+            return
+        self._ice_gathering_state = state
+        if state == "complete":
+            self._end_of_candidates = True
+            self.dispatchEvent(RTCPeerConnectionIceEvent(None))
+        self.dispatchEvent(Event("icegatheringstatechange"))
+
+    def _on_candidate_error(self, url: str, code: int, text: str) -> None:
+        if not self._is_closed:
+            self.dispatchEvent(RTCPeerConnectionIceErrorEvent(None, None, url, code, text))
+
+    def _on_selected_pair(self, local: Candidate, remote: Candidate) -> None:
+        if self._conn is not None and not self._is_closed:
+            self._conn.selected_pair_changed()
+
+    def _on_ice_state(self, state: IceState) -> None:
+        if self._is_closed:
+            return
+        if self._conn is not None:
+            self._conn.ice_state_changed(state)
+        value = state.value
+        if value != self._ice_connection_state:
+            self._ice_connection_state = value
+            self.dispatchEvent(Event("iceconnectionstatechange"))
+        self._update_connection_state()
+
+    def _update_connection_state(self) -> None:
+        if self._is_closed:
+            return
+        ice = self._ice_connection_state
+        dtls = self._dtls_state
+        # The table of W3C webrtc-pc 4.3.3 (RTCPeerConnectionState) for one transport.
+        if ice == "failed" or dtls == "failed":
+            new = "failed"
+        elif ice == "disconnected":
+            new = "disconnected"
+        elif ice in ("new", "closed") and dtls in ("new", "closed"):
+            new = "new"
+        elif ice in ("connected", "completed", "closed") and dtls in ("connected", "closed"):
+            new = "connected"
+        else:
+            new = "connecting"
+        if new != self._connection_state:
+            self._connection_state = new
+            self.dispatchEvent(Event("connectionstatechange"))
+
+    async def addIceCandidate(self, candidate: Any = None) -> None:
+        init = self._candidate_init(candidate)
+        if init["candidate"] and init["sdpMid"] is None and init["sdpMLineIndex"] is None:
+            raise TypeError("addIceCandidate: sdpMid and sdpMLineIndex are both null")
+        return await self._chain("addIceCandidate", lambda: self._add_ice_candidate(init))
+
+    @staticmethod
+    def _candidate_init(candidate: Any) -> dict[str, Any]:
+        if candidate is None:
+            return {
+                "candidate": "",
+                "sdpMid": None,
+                "sdpMLineIndex": None,
+                "usernameFragment": None,
+            }
+        if isinstance(candidate, RTCIceCandidate):
+            return {
+                "candidate": candidate.candidate,
+                "sdpMid": candidate.sdpMid,
+                "sdpMLineIndex": candidate.sdpMLineIndex,
+                "usernameFragment": candidate.usernameFragment,
+            }
+        if isinstance(candidate, Mapping):
+            text = candidate.get("candidate") or ""
+            if not isinstance(text, str):
+                raise TypeError("addIceCandidate: candidate must be a string")
+            return {
+                "candidate": text,
+                "sdpMid": candidate.get("sdpMid"),
+                "sdpMLineIndex": candidate.get("sdpMLineIndex"),
+                "usernameFragment": candidate.get("usernameFragment"),
+            }
+        raise TypeError(
+            f"addIceCandidate takes an RTCIceCandidate, a dict or None, not {type(candidate)}"
+        )
+
+    async def _add_ice_candidate(self, init: dict[str, Any]) -> None:
+        remote = self._pending_remote or self._current_remote
+        if remote is None:
+            raise InvalidStateError(
+                "addIceCandidate() called before setRemoteDescription() "
+                f"(signalingState {self._signaling_state!r})"
+            )
+        mid, index = init["sdpMid"], init["sdpMLineIndex"]
+        media: RemoteMedia | None = None
+        if mid is not None or index is not None:
+            media = remote.parsed.find(mid, index)
+            if media is None:
+                what = f"sdpMid {mid!r}" if mid is not None else f"sdpMLineIndex {index}"
+                raise OperationError(f"addIceCandidate: no m= section matches {what}")
+        ufrag = init["usernameFragment"]
+        transport = remote.parsed.transport_media()
+        if ufrag is not None and (transport is None or ufrag != transport.ice_ufrag):
+            raise OperationError(
+                f"addIceCandidate: usernameFragment {ufrag!r} matches no remote ICE generation"
+            )
+        text: str = init["candidate"]
+        if not text:
+            if self._ice is not None:
+                self._ice.add_remote_candidate(None)
+            target = media.index if media is not None else 0
+            remote.added.append((target, "a=end-of-candidates"))
+            return
+        try:
+            cand = Candidate.from_sdp(text)
+        except SDPParseError as exc:
+            raise OperationError(f"addIceCandidate: cannot parse candidate: {exc}") from exc
+        if media is not None and media.rejected:
+            return
+        if self._ice is not None:
+            self._ice.add_remote_candidate(cand)
+        line = "a=" + (text if text.startswith("candidate:") else "candidate:" + text)
+        remote.added.append((media.index if media is not None else 0, line))
+
+    def restartIce(self) -> None:
+        if self._is_closed:
+            return
+        if self._current_local is None and self._pending_local is None:
+            return  # no credentials in use yet: the first offer has fresh ones anyway
+        self._creds_to_replace = (self._ufrag, self._pwd)
+        self._update_negotiation_needed()
+
+    # ------------------------------------------------------------------ transport, channels
+
+    def _start_transport(self, role: str, remote: RemoteDescription) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        data = next((m for m in remote.media if m.is_data and not m.rejected), None)
+        media = remote.transport_media()
+        if media is None:
+            return
+        if conn.dtls is None:
+            conn.start(
+                self._certificate,
+                role,
+                media.fingerprints,
+                remote_sctp_port=(data.sctp_port or 5000) if data is not None else 5000,
+                remote_max_message_size=self._remote_max_message_size,
+                local_max_message_size=LOCAL_MAX_MESSAGE_SIZE,
+            )
+            core = conn.channels
+            assert core is not None
+            # Explicit ids first, so automatic ids never take a negotiated channel's id.
+            pending = sorted(self._pending_channels, key=lambda c: c.id is None)
+            for channel in pending:
+                self._attach_channel(channel)
+            self._pending_channels = []
+        elif [tuple(fp) for fp in media.fingerprints] != [
+            tuple(fp) for fp in conn.remote_fingerprints
+        ]:
+            logger.warning(
+                "the remote DTLS fingerprint changed; a new DTLS session is not supported"
+            )
+
+    def _attach_channel(self, channel: RTCDataChannel) -> None:
+        conn = self._conn
+        assert conn is not None and conn.channels is not None
+        try:
+            channel._attach(conn.channels, conn.kick)
+        except (OperationError, TypeError) as exc:
+            logger.info("data channel %r could not be opened: %s", channel.label, exc)
+            channel._on_closed(str(exc))
+            return
+        if channel.id is not None:
+            self._channels[channel.id] = channel
+        conn.kick()
+
+    def createDataChannel(
+        self, label: str, options: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> RTCDataChannel:
+        if self._is_closed:
+            raise InvalidStateError("createDataChannel() called on a closed RTCPeerConnection")
+        opts = dict(options or {})
+        opts.update(kwargs)
+        if not isinstance(label, str):
+            raise TypeError("createDataChannel: label must be a string")
+        protocol = opts.get("protocol", "")
+        if not isinstance(protocol, str):
+            raise TypeError("createDataChannel: protocol must be a string")
+        if len(label.encode()) > 65535:
+            raise TypeError("createDataChannel: label is longer than 65535 bytes")
+        if len(protocol.encode()) > 65535:
+            raise TypeError("createDataChannel: protocol is longer than 65535 bytes")
+        negotiated = bool(opts.get("negotiated", False))
+        ordered = bool(opts.get("ordered", True))
+        mplt = opts.get("maxPacketLifeTime")
+        mrtx = opts.get("maxRetransmits")
+        for name, value in (("maxPacketLifeTime", mplt), ("maxRetransmits", mrtx)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise TypeError(f"createDataChannel: {name} must be an int")
+            if value is not None and value < 0:
+                raise TypeError(f"createDataChannel: {name} must not be negative")
+        if mplt is not None and mrtx is not None:
+            raise TypeError("createDataChannel: maxPacketLifeTime and maxRetransmits both set")
+        mplt = min(mplt, 65535) if mplt is not None else None
+        mrtx = min(mrtx, 65535) if mrtx is not None else None
+        ident = opts.get("id") if negotiated else None
+        if negotiated and ident is None:
+            raise TypeError("createDataChannel: a negotiated channel needs an id")
+        if ident is not None:
+            if isinstance(ident, bool) or not isinstance(ident, int) or not 0 <= ident <= 65534:
+                raise TypeError(f"createDataChannel: id {ident!r} is not in 0..65534")
+            if ident in self._channels or any(c.id == ident for c in self._pending_channels):
+                raise OperationError(f"createDataChannel: id {ident} is already in use")
+        priority = opts.get("priority", "low")
+        channel = RTCDataChannel(
+            label,
+            ordered=ordered,
+            maxPacketLifeTime=mplt,
+            maxRetransmits=mrtx,
+            protocol=protocol,
+            negotiated=negotiated,
+            id=ident,
+            priority=priority,
+        )
+        channel.addEventListener("open", self._count_open)
+        conn = self._conn
+        if conn is not None and conn.channels is not None:
+            self._attach_channel(channel)
+        else:
+            self._pending_channels.append(channel)
+        if not self._data_requested:
+            self._data_requested = True
+            self._update_negotiation_needed()
+        return channel
+
+    def _count_open(self, event: Event) -> None:
+        self._channels_opened += 1
+
+    def _on_pipeline_event(self, ev: ChannelEvent | DtlsStateChanged) -> None:
+        kind = type(ev)
+        if kind is ChannelMessage:
+            assert isinstance(ev, ChannelMessage)
+            channel = self._channels.get(ev.id)
+            if channel is not None:
+                channel._on_message(ev.data)
+        elif kind is ChannelOpen:
+            assert isinstance(ev, ChannelOpen)
+            channel = self._channels.get(ev.id)
+            if channel is not None:
+                channel._on_open()
+        elif kind is ChannelCreated:
+            assert isinstance(ev, ChannelCreated)
+            self._on_remote_channel(ev)
+        elif kind is BufferedAmountLow:
+            assert isinstance(ev, BufferedAmountLow)
+            channel = self._channels.get(ev.id)
+            if channel is not None:
+                channel._on_buffered_amount_low()
+        elif kind is ChannelClosing:
+            assert isinstance(ev, ChannelClosing)
+            channel = self._channels.get(ev.id)
+            if channel is not None:
+                channel._on_closing()
+        elif kind is ChannelClosed:
+            assert isinstance(ev, ChannelClosed)
+            channel = self._channels.pop(ev.id, None)
+            if channel is not None:
+                self._channels_closed += 1
+                channel._on_closed()
+        elif kind is ChannelError:
+            assert isinstance(ev, ChannelError)
+            channel = self._channels.get(ev.id)
+            if channel is not None:
+                channel._on_error(ev.reason)
+        elif kind is AssociationClosed:
+            for channel in list(self._channels.values()):
+                channel._on_closed()
+            self._channels.clear()
+        elif kind is DtlsStateChanged:
+            assert isinstance(ev, DtlsStateChanged)
+            self._dtls_state = ev.state
+            self._update_connection_state()
+
+    def _on_remote_channel(self, ev: ChannelCreated) -> None:
+        conn = self._conn
+        assert conn is not None and conn.channels is not None
+        channel = RTCDataChannel(
+            ev.label,
+            ordered=ev.ordered,
+            maxPacketLifeTime=ev.max_packet_life_time,
+            maxRetransmits=ev.max_retransmits,
+            protocol=ev.protocol,
+            negotiated=False,
+            id=ev.id,
+        )
+        channel._attach_remote(conn.channels, conn.kick)
+        self._channels[ev.id] = channel
+        self._channels_opened += 1
+        self.dispatchEvent(Event("datachannel", channel=channel))
+        # The W3C "announce" steps fire open right after datachannel.
+        channel.dispatchEvent(Event("open"))
+
+    # ------------------------------------------------------------------ negotiation needed
+
+    def _check_negotiation_needed(self) -> bool:
+        if self._creds_to_replace is not None:
+            return True
+        if self._data_requested:
+            local = self._current_local
+            if local is None or not any(s.is_data and not s.rejected for s in local.sections):
+                return True
+        return any(check() for check in self._negotiation_checks)
+
+    def _update_negotiation_needed(self) -> None:
+        if self._is_closed:
+            return
+        if self._ops_pending:
+            self._nn_on_empty_chain = True
+            return
+        if self._signaling_state != "stable":
+            return
+        if not self._check_negotiation_needed():
+            self._nn_flag = False
+            return
+        if self._nn_flag:
+            return
+        self._nn_flag = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.call_soon(self._fire_negotiation_needed)
+
+    def _fire_negotiation_needed(self) -> None:
+        if self._is_closed:
+            return
+        if self._ops_pending:
+            self._nn_on_empty_chain = True
+            return
+        if self._signaling_state != "stable":
+            return
+        if not self._check_negotiation_needed():
+            self._nn_flag = False
+            return
+        self.dispatchEvent(Event("negotiationneeded"))
+
+    def _set_signaling(self, state: str) -> None:
+        if state != self._signaling_state:
+            self._signaling_state = state
+            if state == "stable":
+                # A completed negotiation satisfies the current need; a new need sets it again.
+                self._nn_flag = False
+            self.dispatchEvent(Event("signalingstatechange"))
+
+    # ------------------------------------------------------------------ stats, close
+
+    async def getStats(self, selector: Any = None) -> dict[str, dict[str, Any]]:
+        from rtcpeer.pc.stats import collect_stats
+
+        return collect_stats(self)
+
+    def close(self) -> asyncio.Task[None] | None:
+        """Close at once (states become "closed"); returns a task that finishes the teardown.
+
+        ``pc.close()`` works as in JavaScript; ``await pc.close()`` also waits until sockets
+        are closed.
+        """
+        if self._is_closed:
+            return self._close_task
+        self._is_closed = True
+        self._signaling_state = "closed"
+        self._ice_connection_state = "closed"
+        self._connection_state = "closed"
+        channels = list(self._channels.values()) + self._pending_channels
+        self._channels.clear()
+        self._pending_channels = []
+        for channel in channels:
+            if channel.readyState != "closed":
+                self._channels_closed += 1
+            channel._ready_state = "closed"
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        self._close_task = loop.create_task(self._teardown())
+        return self._close_task
+
+    async def _teardown(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+        elif self._ice is not None:
+            await self._ice.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<RTCPeerConnection signaling={self._signaling_state} "
+            f"ice={self._ice_connection_state} connection={self._connection_state}>"
+        )
+
+
+def _now_ms() -> float:
+    import time
+
+    return time.time() * 1000.0
+
+
+def _parse_servers(config: RTCConfiguration) -> Any:
+    from rtcpeer.ice.gather import parse_ice_servers
+
+    return parse_ice_servers(config.ice_server_dicts())

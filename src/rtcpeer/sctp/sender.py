@@ -1,0 +1,481 @@
+"""Sending DATA (RFC 9260 sections 6.1, 6.3, 7): lazy fragmentation and bundling into packets,
+SACK processing, retransmission timer (RFC 6298), congestion control (slow start, congestion
+avoidance, fast retransmit and fast recovery) and PR-SCTP abandonment (RFC 3758 section 3.5).
+"""
+
+from __future__ import annotations
+
+from google_crc32c import _crc32c as _crc
+
+from rtcpeer.errors import InvalidStateError, OperationError
+from rtcpeer.sctp._base import (
+    _CRC,
+    _DATA_HDR,
+    _M32,
+    _PEER_FWD_TSN,
+    _S,
+    _SACK_HDR,
+    _SENDING_STATES,
+    _ZERO4,
+    AssociationBase,
+    _Out,
+    _OutMsg,
+    _U16x2,
+)
+from rtcpeer.sctp.chunks import (
+    FLAG_BEGIN,
+    FLAG_END,
+    FLAG_UNORDERED,
+    ForwardTsnChunk,
+)
+
+
+class SenderMixin(AssociationBase):
+    def send(
+        self,
+        stream_id: int,
+        ppid: int,
+        data: bytes | bytearray | memoryview,
+        ordered: bool = True,
+        max_retransmits: int | None = None,
+        max_lifetime: float | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Queue one message. ``max_lifetime`` is in seconds from ``now`` (PR-SCTP timed).
+
+        ``now`` defaults to the time of the last call that passed one in. Raises
+        ``InvalidStateError`` (closed, shutting down, stream being reset), ``ValueError`` (empty,
+        bad stream id) and ``OperationError`` when the send queue would exceed
+        ``max_send_buffer`` (as a browser's "send queue is full"). ``max_message_size`` limits
+        what we *receive*; the peer's limit is the caller's business (DataChannelCore checks
+        a=max-message-size).
+        """
+        if (
+            self._dead
+            or self._shutdown_requested
+            or self.state not in (_S.ESTABLISHED, _S.COOKIE_WAIT, _S.COOKIE_ECHOED, _S.CLOSED)
+        ):
+            raise InvalidStateError(f"cannot send on an association in state {self.state.value}")
+        view = memoryview(data if isinstance(data, bytes) else bytes(data))
+        size = len(view)
+        if not size:
+            raise ValueError("SCTP cannot carry an empty message (use the empty-message PPIDs)")
+        if not 0 <= stream_id <= 0xFFFF:
+            raise ValueError(f"stream id {stream_id} out of range")
+        if stream_id in self._resetting:
+            raise InvalidStateError(f"stream {stream_id} is being reset")
+        if self._queued_bytes + size > self.max_send_buffer:
+            raise OperationError(
+                f"send queue is full: {self._queued_bytes} bytes queued, limit "
+                f"{self.max_send_buffer}"
+            )
+        if now is not None:
+            self._now = now
+        expires = None if max_lifetime is None else self._now + max_lifetime
+        self._queue.append(_OutMsg(stream_id, ppid, view, not ordered, max_retransmits, expires))
+        self._buffered[stream_id] = self._buffered.get(stream_id, 0) + size
+        self._queued_bytes += size
+
+    def buffered_amount(self, stream_id: int) -> int:
+        """Bytes queued on ``stream_id`` that have not been handed to the network yet."""
+        return self._buffered.get(stream_id, 0)
+
+    def take_buffer_decreased(self) -> set[int]:
+        """Streams whose buffered amount went down since the last call (drains)."""
+        out = self._buffer_decreased
+        self._buffer_decreased = set()
+        return out
+
+    def _on_t3(self, now: float) -> None:
+        """Retransmission timeout (RFC 9260 6.3.3, 7.2.3)."""
+        self._t3_at = None
+        pending = [c for c in self._sent if not c.acked and not c.abandoned]
+        if not pending and self._adv_ack <= self._cum_acked:
+            return
+        self._errors += 1
+        if self._errors > self.max_retransmissions:
+            self.abort("too many retransmissions")
+            return
+        self._rto = min(self._rto * 2, self.rto_max)
+        if pending:
+            self._ssthresh = max(self._cwnd // 2, 4 * self.mtu)
+            self._cwnd = self.mtu
+            self._pba = 0
+            self._fast_recovery_exit = None
+            self._rtt_tsn = -1
+            for c in pending:
+                if c.in_flight:
+                    c.in_flight = False
+                    self._flight -= c.size
+                if not c.needs_rtx:
+                    self._mark_rtx(c, now)
+        self._fwd_needed = self._advance_peer_ack()
+        self._t3_at = now + self._rto
+
+    def _on_sack(self, data: bytes, start: int, end: int, now: float) -> None:
+        if self.state not in _SENDING_STATES and self.state is not _S.SHUTDOWN_SENT:
+            return
+        cum_w, a_rwnd, ngaps, ndups = _SACK_HDR.unpack_from(data, start - 4)[3:]
+        if start + 12 + 4 * ngaps + 4 * ndups > end:
+            return
+        cum = self._unwrap_out(cum_w)
+        if cum < self._cum_acked or cum >= self._next_tsn:
+            return  # stale or acknowledging what we never sent
+        sent = self._sent
+        flight_before = self._flight
+        acked_bytes = 0
+        htna = -1
+        cum_advanced = cum > self._cum_acked
+        if cum_advanced:
+            while sent and sent[0].tsn <= cum:
+                c = sent.popleft()
+                if not c.acked and not c.abandoned:
+                    c.acked = True
+                    c.needs_rtx = False
+                    acked_bytes += c.size
+                    if c.in_flight:
+                        self._flight -= c.size
+                    htna = c.tsn
+                    self._on_chunk_acked(c, now)
+            self._cum_acked = cum
+            if self._adv_ack < cum:
+                self._adv_ack = cum
+        highest_gap = cum
+        if ngaps and sent:
+            base = sent[0].tsn
+            pos = start + 12
+            for _ in range(ngaps):
+                gs, ge = _U16x2.unpack_from(data, pos)
+                pos += 4
+                if gs == 0 or ge < gs:
+                    continue
+                lo = max(cum + gs, base)
+                hi = min(cum + ge, self._next_tsn - 1)
+                if hi > highest_gap:
+                    highest_gap = hi
+                for tsn in range(lo, hi + 1):
+                    c = sent[tsn - base]
+                    if not c.acked:
+                        c.acked = True
+                        if not c.abandoned:
+                            acked_bytes += c.size
+                            if c.in_flight:
+                                c.in_flight = False
+                                self._flight -= c.size
+                            c.needs_rtx = False
+                            htna = tsn
+                            self._on_chunk_acked(c, now)
+            # Miss indications (7.2.4, HTNA): only below the highest newly acked TSN, or all
+            # reported holes while in fast recovery when the cumulative point advanced.
+            limit = htna
+            if self._fast_recovery_exit is not None and cum_advanced:
+                limit = highest_gap
+            if limit > cum:
+                lost: list[_Out] = []
+                for c in sent:
+                    if c.tsn >= limit:
+                        break
+                    if c.acked or c.abandoned or c.needs_rtx or c.fast_rtx:
+                        continue
+                    c.misses += 1
+                    if c.misses >= 3:
+                        lost.append(c)
+                for c in lost:  # after the loop: abandoning may append to ``sent``
+                    if not c.abandoned:
+                        self._start_fast_rtx(c, now)
+        self._peer_rwnd = max(0, a_rwnd - self._flight)
+        if acked_bytes:
+            self._errors = 0
+            if self._fast_recovery_exit is not None and cum >= self._fast_recovery_exit:
+                self._fast_recovery_exit = None
+            if cum_advanced and self._fast_recovery_exit is None:
+                if self._cwnd <= self._ssthresh:
+                    if flight_before + self.mtu >= self._cwnd:
+                        self._cwnd += min(acked_bytes, self.mtu)
+                else:
+                    self._pba += acked_bytes
+                    if self._pba >= self._cwnd and flight_before + self.mtu >= self._cwnd:
+                        self._pba -= self._cwnd
+                        self._cwnd += self.mtu
+        if cum_advanced:
+            if self._flight > 0 or self._rtx:
+                self._t3_at = now + self._rto
+            elif self._adv_ack <= self._cum_acked:
+                self._t3_at = None
+        if self._adv_ack > self._cum_acked or (sent and sent[0].abandoned):
+            if self._advance_peer_ack():
+                self._fwd_needed = True
+        if self._buffered_empty() and self.state in (_S.SHUTDOWN_PENDING, _S.SHUTDOWN_RECEIVED):
+            self._maybe_send_shutdown()
+
+    def _on_chunk_acked(self, c: _Out, now: float) -> None:
+        if c.tsn == self._rtt_tsn:
+            self._rtt_tsn = -1
+            if c.rtx_count == 0:
+                self._update_rto(now - self._rtt_sent)
+
+    def _start_fast_rtx(self, c: _Out, now: float) -> None:
+        """Fast retransmit (7.2.4): at most once per chunk, then the T3 timer takes over."""
+        c.fast_rtx = True
+        if self._fast_recovery_exit is None:
+            self._ssthresh = max(self._cwnd // 2, 4 * self.mtu)
+            self._cwnd = self._ssthresh
+            self._pba = 0
+            self._fast_recovery_exit = self._next_tsn - 1
+        if c.in_flight:
+            c.in_flight = False
+            self._flight -= c.size
+        if self._mark_rtx(c, now):
+            self._fast_rtx_pending = True
+        if c.tsn == self._rtt_tsn:
+            self._rtt_tsn = -1
+
+    def _mark_rtx(self, c: _Out, now: float) -> bool:
+        """Queue ``c`` for retransmission unless PR-SCTP says to abandon its message."""
+        msg = c.msg
+        if (self._peer_flags & _PEER_FWD_TSN) and (
+            (msg.max_rtx is not None and c.rtx_count >= msg.max_rtx)
+            or (msg.expires is not None and now >= msg.expires)
+        ):
+            self._abandon(msg)
+            return False
+        c.needs_rtx = True
+        self._rtx.append(c)
+        return True
+
+    def _abandon(self, msg: _OutMsg) -> None:
+        """Abandon a whole message (RFC 3758 3.5): its sent chunks and its unsent rest."""
+        if msg.abandoned:
+            return
+        msg.abandoned = True
+        sent = self._sent
+        if msg.first_tsn >= 0 and sent:
+            base = sent[0].tsn
+            for tsn in range(max(msg.first_tsn, base), msg.last_tsn + 1):
+                c = sent[tsn - base]
+                if not c.acked:
+                    c.abandoned = True
+                    c.needs_rtx = False
+                    if c.in_flight:
+                        c.in_flight = False
+                        self._flight -= c.size
+        rest = len(msg.data) - msg.offset
+        if rest:
+            msg.offset = len(msg.data)
+            self._buffered[msg.sid] -= rest
+            self._queued_bytes -= rest
+            self._buffer_decreased.add(msg.sid)
+            if msg.first_tsn >= 0:
+                # Its end was never sent: give an abandoned placeholder END fragment a TSN so
+                # that FORWARD TSN covers the whole message and names its SSN; otherwise a
+                # receiver holding the first fragments would wait for the rest forever.
+                tsn = self._next_tsn
+                end = _Out(tsn, msg.flags | FLAG_END, msg, memoryview(b""), self._now)
+                end.abandoned = True
+                end.in_flight = False
+                self._sent.append(end)
+                self._next_tsn = tsn + 1
+                msg.last_tsn = tsn
+        if msg.first_tsn >= 0 and self._queue and self._queue[0] is msg:
+            self._queue.popleft()
+
+    def _advance_peer_ack(self) -> bool:
+        """RFC 3758 3.5 C1: move the advanced peer ack point over abandoned chunks."""
+        adv = max(self._adv_ack, self._cum_acked)
+        sent = self._sent
+        if not sent:
+            return adv > self._cum_acked
+        base = sent[0].tsn
+        i = adv + 1 - base
+        n = len(sent)
+        while 0 <= i < n and (sent[i].abandoned or sent[i].acked):
+            i += 1
+        new_adv = base + i - 1
+        if new_adv > adv:
+            self._adv_ack = new_adv
+        if self._adv_ack > self._cum_acked:
+            if self._t3_at is None:
+                self._t3_at = self._now + self._rto
+            return True
+        return False
+
+    def _forward_tsn_chunk(self) -> bytes:
+        streams: dict[int, int] = {}
+        sent = self._sent
+        base = sent[0].tsn if sent else self._adv_ack + 1
+        for tsn in range(max(base, self._cum_acked + 1), self._adv_ack + 1):
+            c = sent[tsn - base]
+            if c.abandoned and not c.flags & FLAG_UNORDERED:
+                streams[c.msg.sid] = c.msg.ssn
+        return ForwardTsnChunk(self._adv_ack & _M32, sorted(streams.items())).encode()
+
+    def _build(self) -> None:
+        """Pack control chunks, SACK, FORWARD TSN, retransmissions and new DATA into packets."""
+        if self._reset_queue:
+            self._maybe_send_reset()
+        now = self._now
+        header = self._header
+        if not header:
+            self._ctrl.clear()
+            return
+        sending = self.state in _SENDING_STATES
+        cap = (self.mtu - 12) & ~3
+        pack_into = _DATA_HDR.pack_into
+        queue = self._queue
+        sent = self._sent
+        ctrl = self._ctrl
+        out = self._packets
+        data_sent = False
+        while True:
+            buf = bytearray(cap)
+            pos = 0
+            has_rtx = sending and bool(self._rtx)
+            can_new = (
+                sending
+                and bool(queue)
+                and self._flight < self._cwnd
+                and (self._peer_rwnd > 0 or self._flight == 0)
+            )
+            while ctrl and pos + len(ctrl[0]) <= cap:
+                raw = ctrl.popleft()
+                buf[pos : pos + len(raw)] = raw
+                pos += (len(raw) + 3) & ~3
+            if pos == 0 and ctrl and len(ctrl[0]) > cap:
+                # Larger than a packet (an echo of a huge HEARTBEAT, say): never sendable.
+                ctrl.popleft()
+                continue
+            if (self._sack_now or (self._sack_pending and (has_rtx or can_new))) and (
+                pos + 16 + 4 * (len(self._above) + len(self._dups)) <= cap or pos == 0
+            ):
+                sack = self._sack_chunk()
+                buf[pos : pos + len(sack)] = sack
+                pos += len(sack)
+            if self._fwd_needed and sending and (self._peer_flags & _PEER_FWD_TSN):
+                fwd = self._forward_tsn_chunk()
+                if pos + len(fwd) <= cap:
+                    buf[pos : pos + len(fwd)] = fwd
+                    pos += len(fwd)
+                    self._fwd_needed = False
+            if has_rtx:
+                pos = self._write_rtx(buf, pos, cap, now)
+                if self._rtx:
+                    can_new = False  # retransmissions go before new data
+            if can_new:
+                # New DATA: fragments are cut from the head message while the congestion and
+                # receive windows allow (7.2.1 lets the last packet overshoot cwnd).
+                flight = self._flight
+                cwnd = self._cwnd
+                rwnd = self._peer_rwnd
+                next_tsn = self._next_tsn
+                while queue and flight < cwnd and (rwnd > 0 or flight == 0):
+                    room = cap - pos - 16
+                    if room < 64:
+                        break
+                    msg = queue[0]
+                    if msg.abandoned:
+                        queue.popleft()
+                        continue
+                    total = len(msg.data)
+                    off = msg.offset
+                    if off == 0:
+                        if msg.expires is not None and now > msg.expires:
+                            self._abandon(msg)
+                            queue.popleft()
+                            continue
+                        if not msg.flags & FLAG_UNORDERED:
+                            ssn = self._ssn_out.get(msg.sid, 0)
+                            msg.ssn = ssn
+                            self._ssn_out[msg.sid] = (ssn + 1) & 0xFFFF
+                        msg.first_tsn = next_tsn
+                        flags = msg.flags | FLAG_BEGIN
+                    else:
+                        flags = msg.flags
+                    n = total - off
+                    if n > room:
+                        n = room
+                    else:
+                        flags |= FLAG_END
+                    frag = msg.data[off : off + n]
+                    pack_into(
+                        buf, pos, 0, flags, 16 + n, next_tsn & _M32, msg.sid, msg.ssn, msg.ppid
+                    )
+                    pos += 16
+                    buf[pos : pos + n] = frag
+                    pos += (n + 3) & ~3
+                    c = _Out(next_tsn, flags, msg, frag, now)
+                    sent.append(c)
+                    if self._rtt_tsn < 0:
+                        self._rtt_tsn = next_tsn
+                        self._rtt_sent = now
+                    msg.last_tsn = next_tsn
+                    next_tsn += 1
+                    flight += n
+                    rwnd -= n
+                    msg.offset = off + n
+                    self._buffered[msg.sid] -= n
+                    self._queued_bytes -= n
+                    self._buffer_decreased.add(msg.sid)
+                    if flags & FLAG_END:
+                        queue.popleft()
+                self._next_tsn = next_tsn
+                self._flight = flight
+                self._peer_rwnd = max(rwnd, 0)
+                data_sent = True
+            if pos == 0:
+                break
+            if pos > cap:
+                pos = cap  # padding of a full-size last chunk never exceeds the MTU
+            body = bytes(memoryview(buf)[:pos])
+            crc = _crc.extend(_crc.extend(_crc.value(header), _ZERO4), body)
+            out.append(header + _CRC.pack(crc) + body)
+            if len(out) > 1 << 16:
+                break
+        if data_sent or (sent and self._t3_at is None):
+            self._last_sent = now
+            if self._t3_at is None and sent:
+                self._t3_at = now + self._rto
+            if self.state is _S.ESTABLISHED:
+                self._hb_at = now + self.heartbeat_interval + self._rto
+
+    def _write_rtx(self, buf: bytearray, pos: int, cap: int, now: float) -> int:
+        """Retransmissions first; the first packet after fast retransmit ignores cwnd."""
+        rtx = self._rtx
+        rtx.sort(key=lambda c: c.tsn)
+        ignore_cwnd = self._fast_rtx_pending
+        self._fast_rtx_pending = False
+        i = 0
+        n = len(rtx)
+        while i < n:
+            c = rtx[i]
+            if not c.needs_rtx or c.acked or c.abandoned:
+                i += 1
+                continue
+            if not ignore_cwnd and self._flight >= self._cwnd:
+                break
+            msg = c.msg
+            if msg.expires is not None and now > msg.expires and self._peer_flags & _PEER_FWD_TSN:
+                self._abandon(msg)
+                self._fwd_needed = self._advance_peer_ack() or self._fwd_needed
+                i += 1
+                continue
+            size = 16 + c.size
+            if pos + size > cap:
+                break
+            _DATA_HDR.pack_into(
+                buf, pos, 0, c.flags, size, c.tsn & _M32, msg.sid, msg.ssn, msg.ppid
+            )
+            buf[pos + 16 : pos + size] = c.data
+            pos += (size + 3) & ~3
+            c.needs_rtx = False
+            c.in_flight = True
+            c.rtx_count += 1
+            c.sent_at = now
+            c.misses = 0
+            self._flight += c.size
+            if c.tsn == self._rtt_tsn:
+                self._rtt_tsn = -1
+            i += 1
+        del rtx[:i]
+        if self._t3_at is None:
+            self._t3_at = now + self._rto
+        return pos

@@ -172,3 +172,35 @@ async def test_demo_runs_an_echo_peer() -> None:
     finally:
         demo.terminate()
         demo.wait(10)
+
+
+async def test_turn_command_answers_stun_binding() -> None:
+    from rtcpeer.stun import parse
+    from rtcpeer.stun.message import Attr, MessageClass, Method, StunMessage
+
+    proc = _rtcpeer("turn", "--turn-host", "127.0.0.1", "--turn-port", "0", "--user", "u:p")
+    try:
+        line = await _wait_line(proc, "rtcpeer embedded STUN/TURN server: turn:127.0.0.1:")
+        port = int(line.split("turn:127.0.0.1:", 1)[1].split("?", 1)[0])
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                if not answer.done():
+                    answer.set_result(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=("127.0.0.1", port))
+        try:
+            request = StunMessage(Method.BINDING, MessageClass.REQUEST)
+            transport.sendto(request.encode())
+            response = parse(await asyncio.wait_for(answer, 5))
+        finally:
+            transport.close()
+        assert response.message_class == MessageClass.SUCCESS
+        assert response.transaction_id == request.transaction_id
+        mapped = response.get(Attr.XOR_MAPPED_ADDRESS)
+        assert mapped is not None and mapped[0] == "127.0.0.1"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -57,11 +57,7 @@ def _turn_server_class() -> Any:
         module = importlib.import_module("rtcpeer.turnserver")
     except Exception:
         return None
-    for name in ("TurnServer", "StunTurnServer", "Server"):
-        cls = getattr(module, name, None)
-        if cls is not None:
-            return cls
-    return None
+    return getattr(module, "TurnServer", None)
 
 
 def _lan_address() -> str:
@@ -81,18 +77,25 @@ def _print(text: str) -> None:
 # -- serve ------------------------------------------------------------------------------------
 
 
-async def _start_turn(args: argparse.Namespace, secret: str) -> tuple[Any, list[str]]:
+async def _start_turn(args: argparse.Namespace, secret: str | None) -> tuple[Any, list[str]]:
     """Start the embedded TURN server; returns (server or None, URLs for clients)."""
     cls = _turn_server_class()
     if cls is None:
         _print("embedded STUN/TURN server not available in this build; continuing without it")
         return None, []
-    server = cls(host=args.turn_host, port=args.turn_port, auth_secret=secret, realm=args.realm)
-    started = server.start()
-    if asyncio.iscoroutine(started):
-        await started
-    port = getattr(server, "port", args.turn_port)
-    host = args.public_host or (_lan_address() if args.turn_host == "0.0.0.0" else args.turn_host)
+    wildcard = args.turn_host in ("0.0.0.0", "::")
+    relay_ip = args.relay_ip or (_lan_address() if wildcard else args.turn_host)
+    users = dict(u.split(":", 1) for u in getattr(args, "user", []) or [] if ":" in u)
+    server = cls(
+        args.realm,
+        users=users or None,
+        auth_secret=secret,
+        listen=(args.turn_host, args.turn_port),
+        relay_address=relay_ip,
+    )
+    await server.start()
+    port = server.udp_address[1] if server.udp_address else args.turn_port
+    host = args.public_host or (relay_ip if wildcard else args.turn_host)
     urls = [f"turn:{host}:{port}?transport=udp", f"turn:{host}:{port}?transport=tcp"]
     return server, urls
 
@@ -230,12 +233,12 @@ async def _recv(args: argparse.Namespace) -> int:
 
 
 async def _turn(args: argparse.Namespace) -> int:
-    secret = args.turn_secret or secrets.token_urlsafe(24)
+    secret = args.turn_secret or (None if args.user else secrets.token_urlsafe(24))
     server, urls = await _start_turn(args, secret)
     if server is None:
         return 1
     _print(f"rtcpeer embedded STUN/TURN server: {', '.join(urls)} (realm {args.realm})")
-    if not args.turn_secret:
+    if secret and not args.turn_secret:
         _print(f"  TURN REST secret: {secret}")
     try:
         await asyncio.Event().wait()
@@ -283,6 +286,7 @@ def _add_turn_listen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--turn-host", default="0.0.0.0")
     p.add_argument("--turn-port", type=int, default=3478)
     p.add_argument("--realm", default="rtcpeer")
+    p.add_argument("--relay-ip", help="address relayed traffic leaves from (default: the host's)")
 
 
 def _add_peer_options(p: argparse.ArgumentParser) -> None:
@@ -318,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("turn", help="the embedded STUN/TURN server (development and tests)")
     _add_turn_listen(p)
     p.add_argument("--turn-secret", help="TURN REST (use-auth-secret) shared secret")
+    p.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
+                   help="long-term credential (repeatable)")  # fmt: skip
     p.add_argument("--public-host")
     p = sub.add_parser("bench-signaling", help="many WebSocket clients through the server")
     p.add_argument("--clients", type=int, default=5000)

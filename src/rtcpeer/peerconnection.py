@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -42,23 +41,15 @@ from rtcpeer.errors import (
     RTCError,
 )
 from rtcpeer.events import Event, EventTarget
+from rtcpeer.pc.channels import ChannelSet, new_channel
 from rtcpeer.pc.description import (
     RTCPeerConnectionIceErrorEvent,
     RTCPeerConnectionIceEvent,
     RTCSessionDescription,
     coerce_description,
 )
-from rtcpeer.sctp.channels import (
-    AssociationClosed,
-    BufferedAmountLow,
-    ChannelClosed,
-    ChannelClosing,
-    ChannelCreated,
-    ChannelError,
-    ChannelEvent,
-    ChannelMessage,
-    ChannelOpen,
-)
+from rtcpeer.pc.model import LocalDesc, RemoteDesc, candidate_init, ice_string, strip_candidates
+from rtcpeer.sctp.channels import ChannelEvent
 from rtcpeer.sdp.candidate import Candidate, RTCIceCandidate
 from rtcpeer.sdp.errors import SDPParseError
 from rtcpeer.sdp.jsep import (
@@ -77,68 +68,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_ICE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
 LOCAL_MAX_MESSAGE_SIZE = 262144
-
-
-def _ice_string(n: int) -> str:
-    return "".join(secrets.choice(_ICE_CHARS) for _ in range(n))
-
-
-def _strip_candidates(sdp: str) -> str:
-    """SDP without candidate lines and with LF endings, to compare descriptions."""
-    keep = []
-    for line in sdp.replace("\r\n", "\n").split("\n"):
-        if line.startswith("a=candidate:") or line == "a=end-of-candidates" or not line:
-            continue
-        keep.append(line)
-    return "\n".join(keep)
-
-
-class _LocalDesc:
-    """A local description: the model plus the candidates gathered for it."""
-
-    __slots__ = ("params", "sections", "session_version", "type")
-
-    def __init__(
-        self, type: str, sections: list[LocalSection], params: LocalParams, version: int
-    ) -> None:
-        self.type = type
-        self.sections = sections
-        self.params = params
-        self.session_version = version
-
-
-class _RemoteDesc:
-    __slots__ = ("added", "parsed", "sdp", "type")
-
-    def __init__(self, type: str, sdp: str, parsed: RemoteDescription) -> None:
-        self.type = type
-        self.sdp = sdp
-        self.parsed = parsed
-        self.added: list[tuple[int, str]] = []  # (m-line index, "a=..." line) from addIceCandidate
-
-    def render(self) -> str:
-        if not self.added:
-            return self.sdp
-        lines = self.sdp.replace("\r\n", "\n").rstrip("\n").split("\n")
-        out: list[str] = []
-        index = -1
-        pending: dict[int, list[str]] = {}
-        for i, line in self.added:
-            pending.setdefault(i, []).append(line)
-
-        def flush() -> None:
-            if index >= 0:
-                out.extend(pending.pop(index, []))
-
-        for line in lines:
-            if line.startswith("m="):
-                flush()
-                index += 1
-            out.append(line)
-        flush()
-        return "\r\n".join(out) + "\r\n"
 
 
 class RTCPeerConnection(EventTarget):
@@ -166,17 +96,17 @@ class RTCPeerConnection(EventTarget):
         self._session_version = 0
         self._last_offer: str | None = None
         self._last_answer: str | None = None
-        self._last_offer_model: _LocalDesc | None = None
-        self._last_answer_model: _LocalDesc | None = None
-        self._current_local: _LocalDesc | None = None
-        self._pending_local: _LocalDesc | None = None
-        self._current_remote: _RemoteDesc | None = None
-        self._pending_remote: _RemoteDesc | None = None
+        self._last_offer_model: LocalDesc | None = None
+        self._last_answer_model: LocalDesc | None = None
+        self._current_local: LocalDesc | None = None
+        self._pending_local: LocalDesc | None = None
+        self._current_remote: RemoteDesc | None = None
+        self._pending_remote: RemoteDesc | None = None
         # Sections of the last stable negotiation (subsequent offers start from them).
         self._sections: list[LocalSection] = []
         # ICE credentials: those of the transport and those a restart offer will use.
-        self._ufrag = _ice_string(8)
-        self._pwd = _ice_string(24)
+        self._ufrag = ice_string(8)
+        self._pwd = ice_string(24)
         self._restart_creds: tuple[str, str] | None = None
         self._creds_to_replace: tuple[str, str] | None = None
         self._remote_creds: tuple[str, str] | None = None
@@ -186,11 +116,8 @@ class RTCPeerConnection(EventTarget):
         self._conn: Connection | None = None
         self._dtls_state = "new"
         self._remote_max_message_size = 65536
-        self._channels: dict[int, RTCDataChannel] = {}
-        self._pending_channels: list[RTCDataChannel] = []
+        self._chans = ChannelSet(self._announce_channel)
         self._data_requested = False
-        self._channels_opened = 0
-        self._channels_closed = 0
         # Operations chain and negotiation-needed flag.
         self._ops_lock = asyncio.Lock()
         self._ops_pending = 0
@@ -333,13 +260,11 @@ class RTCPeerConnection(EventTarget):
     async def _create_offer(self, ice_restart: bool) -> RTCSessionDescription:
         if ice_restart or self._creds_to_replace is not None:
             if self._restart_creds is None:
-                self._restart_creds = (_ice_string(8), _ice_string(24))
+                self._restart_creds = (ice_string(8), ice_string(24))
             ufrag, pwd = self._restart_creds
         else:
             ufrag, pwd = self._ufrag, self._pwd
         sections = [replace(s, fmt=list(s.fmt), lines=list(s.lines)) for s in self._sections]
-        if self._pending_remote is None and self._signaling_state == "have-local-offer":
-            pass
         if self._wants_data() and not any(s.is_data and not s.rejected for s in sections):
             reusable = next((s for s in sections if s.rejected and s.is_data), None)
             if reusable is not None:
@@ -348,7 +273,7 @@ class RTCPeerConnection(EventTarget):
                 sections.append(LocalSection(self._new_mid(sections)))
         params = self._local_params(ufrag, pwd, "actpass")
         self._session_version += 1
-        model = _LocalDesc("offer", sections, params, self._session_version)
+        model = LocalDesc("offer", sections, params, self._session_version)
         sdp = self._write(model)
         self._last_offer = sdp
         self._last_offer_model = model
@@ -369,17 +294,17 @@ class RTCPeerConnection(EventTarget):
         data_taken = False
         for m in remote.parsed.media:
             mid = m.mid if m.mid is not None else str(m.index)
-            accept = m.is_data and not m.rejected and not data_taken and m.sctp_port is not None
+            accept = m.is_data and not m.rejected and not data_taken
             if accept:
                 data_taken = True
                 sections.append(LocalSection(mid, m.kind, m.proto, list(m.fmt)))
             else:
                 sections.append(LocalSection(mid, m.kind, m.proto, list(m.fmt), rejected=True))
         setup = self._answer_setup(remote.parsed)
-        creds = self._restart_creds or (self._ufrag, self._pwd)
-        params = self._local_params(creds[0], creds[1], setup)
+        # An answer never starts a restart; a remote restart already gave us new credentials.
+        params = self._local_params(self._ufrag, self._pwd, setup)
         self._session_version += 1
-        model = _LocalDesc("answer", sections, params, self._session_version)
+        model = LocalDesc("answer", sections, params, self._session_version)
         sdp = self._write(model)
         self._last_answer = sdp
         self._last_answer_model = model
@@ -401,7 +326,7 @@ class RTCPeerConnection(EventTarget):
         fps = [(fp["algorithm"], fp["value"]) for fp in self._certificate.getFingerprints()]
         return LocalParams(ufrag, pwd, fps, setup, max_message_size=LOCAL_MAX_MESSAGE_SIZE)
 
-    def _write(self, model: _LocalDesc, with_candidates: bool = True) -> str:
+    def _write(self, model: LocalDesc, with_candidates: bool = True) -> str:
         same_creds = model.params.ice_ufrag == self._ufrag
         cands = self._local_candidates if with_candidates and same_creds else []
         eoc = self._end_of_candidates and with_candidates and same_creds
@@ -409,13 +334,13 @@ class RTCPeerConnection(EventTarget):
             self._session_id, model.session_version, model.sections, model.params, cands, eoc
         )
 
-    def _render_local(self, desc: _LocalDesc | None) -> RTCSessionDescription | None:
+    def _render_local(self, desc: LocalDesc | None) -> RTCSessionDescription | None:
         if desc is None:
             return None
         return RTCSessionDescription(type=desc.type, sdp=self._write(desc))
 
     @staticmethod
-    def _render_remote(desc: _RemoteDesc | None) -> RTCSessionDescription | None:
+    def _render_remote(desc: RemoteDesc | None) -> RTCSessionDescription | None:
         if desc is None:
             return None
         return RTCSessionDescription(type=desc.type, sdp=desc.render())
@@ -462,7 +387,7 @@ class RTCPeerConnection(EventTarget):
                     await self._create_offer(False)
                 model = self._last_offer_model
             else:
-                if self._last_offer is None or _strip_candidates(sdp) != _strip_candidates(
+                if self._last_offer is None or strip_candidates(sdp) != strip_candidates(
                     self._last_offer
                 ):
                     raise InvalidModificationError(
@@ -483,7 +408,7 @@ class RTCPeerConnection(EventTarget):
                 await self._create_answer()
             model = self._last_answer_model
         else:
-            if self._last_answer is None or _strip_candidates(sdp) != _strip_candidates(
+            if self._last_answer is None or strip_candidates(sdp) != strip_candidates(
                 self._last_answer
             ):
                 raise InvalidModificationError(
@@ -491,7 +416,7 @@ class RTCPeerConnection(EventTarget):
                 )
             model = self._last_answer_model
         assert model is not None
-        model = _LocalDesc(kind, model.sections, model.params, model.session_version)
+        model = LocalDesc(kind, model.sections, model.params, model.session_version)
         self._apply_local_answer(model)
         if kind == "pranswer":
             self._set_signaling("have-local-pranswer")
@@ -508,7 +433,7 @@ class RTCPeerConnection(EventTarget):
             return True
         return self._wants_data() and not any(s.is_data and not s.rejected for s in model.sections)
 
-    def _apply_local_offer(self, model: _LocalDesc) -> None:
+    def _apply_local_offer(self, model: LocalDesc) -> None:
         ice = self._ensure_ice(controlling=True)
         if model.params.ice_ufrag != self._ufrag:
             self._local_restart(model.params.ice_ufrag, model.params.ice_pwd)
@@ -517,7 +442,7 @@ class RTCPeerConnection(EventTarget):
         self._last_answer_model = None
         self._start_gathering(ice)
 
-    def _apply_local_answer(self, model: _LocalDesc) -> None:
+    def _apply_local_answer(self, model: LocalDesc) -> None:
         ice = self._ensure_ice(controlling=False)
         if model.params.ice_ufrag != self._ufrag:
             self._local_restart(model.params.ice_ufrag, model.params.ice_pwd)
@@ -584,7 +509,7 @@ class RTCPeerConnection(EventTarget):
                     f"setRemoteDescription({kind}): {len(parsed.media)} m= sections answer an "
                     f"offer with {len(local.sections)}"
                 )
-        remote = _RemoteDesc(kind, sdp, parsed)
+        remote = RemoteDesc(kind, sdp, parsed)
         if kind == "offer":
             if state == "have-local-offer":
                 self._rollback(fire=False)  # implicit rollback (perfect negotiation, polite side)
@@ -592,6 +517,9 @@ class RTCPeerConnection(EventTarget):
             self._pending_remote = remote
             self._last_offer = None
             self._last_offer_model = None
+            # An answer created for an earlier offer must not answer this one.
+            self._last_answer = None
+            self._last_answer_model = None
             self._apply_remote_ice(parsed, offer=True)
             self._set_signaling("have-remote-offer")
             return
@@ -647,9 +575,9 @@ class RTCPeerConnection(EventTarget):
             # The peer restarted ICE. As answerer we restart too (new local credentials in
             # the answer); as offerer we restarted already in setLocalDescription.
             if offer and self._restart_creds is None:
-                self._restart_creds = (_ice_string(8), _ice_string(24))
+                self._restart_creds = (ice_string(8), ice_string(24))
             if offer:
-                ufrag, pwd = self._restart_creds or (_ice_string(8), _ice_string(24))
+                ufrag, pwd = self._restart_creds or (ice_string(8), ice_string(24))
                 self._local_restart(ufrag, pwd)
                 self._start_gathering(ice)
         if creds != self._remote_creds:
@@ -786,40 +714,10 @@ class RTCPeerConnection(EventTarget):
             self.dispatchEvent(Event("connectionstatechange"))
 
     async def addIceCandidate(self, candidate: Any = None) -> None:
-        init = self._candidate_init(candidate)
+        init = candidate_init(candidate)
         if init["candidate"] and init["sdpMid"] is None and init["sdpMLineIndex"] is None:
             raise TypeError("addIceCandidate: sdpMid and sdpMLineIndex are both null")
         return await self._chain("addIceCandidate", lambda: self._add_ice_candidate(init))
-
-    @staticmethod
-    def _candidate_init(candidate: Any) -> dict[str, Any]:
-        if candidate is None:
-            return {
-                "candidate": "",
-                "sdpMid": None,
-                "sdpMLineIndex": None,
-                "usernameFragment": None,
-            }
-        if isinstance(candidate, RTCIceCandidate):
-            return {
-                "candidate": candidate.candidate,
-                "sdpMid": candidate.sdpMid,
-                "sdpMLineIndex": candidate.sdpMLineIndex,
-                "usernameFragment": candidate.usernameFragment,
-            }
-        if isinstance(candidate, Mapping):
-            text = candidate.get("candidate") or ""
-            if not isinstance(text, str):
-                raise TypeError("addIceCandidate: candidate must be a string")
-            return {
-                "candidate": text,
-                "sdpMid": candidate.get("sdpMid"),
-                "sdpMLineIndex": candidate.get("sdpMLineIndex"),
-                "usernameFragment": candidate.get("usernameFragment"),
-            }
-        raise TypeError(
-            f"addIceCandidate takes an RTCIceCandidate, a dict or None, not {type(candidate)}"
-        )
 
     async def _add_ice_candidate(self, init: dict[str, Any]) -> None:
         remote = self._pending_remote or self._current_remote
@@ -886,32 +784,13 @@ class RTCPeerConnection(EventTarget):
                 remote_max_message_size=self._remote_max_message_size,
                 local_max_message_size=LOCAL_MAX_MESSAGE_SIZE,
             )
-            core = conn.channels
-            assert core is not None
-            # Explicit ids first, so automatic ids never take a negotiated channel's id.
-            pending = sorted(self._pending_channels, key=lambda c: c.id is None)
-            for channel in pending:
-                self._attach_channel(channel)
-            self._pending_channels = []
+            self._chans.attach_pending(conn)
         elif [tuple(fp) for fp in media.fingerprints] != [
             tuple(fp) for fp in conn.remote_fingerprints
         ]:
             logger.warning(
                 "the remote DTLS fingerprint changed; a new DTLS session is not supported"
             )
-
-    def _attach_channel(self, channel: RTCDataChannel) -> None:
-        conn = self._conn
-        assert conn is not None and conn.channels is not None
-        try:
-            channel._attach(conn.channels, conn.kick)
-        except (OperationError, TypeError) as exc:
-            logger.info("data channel %r could not be opened: %s", channel.label, exc)
-            channel._on_closed(str(exc))
-            return
-        if channel.id is not None:
-            self._channels[channel.id] = channel
-        conn.kick()
 
     def createDataChannel(
         self, label: str, options: Mapping[str, Any] | None = None, **kwargs: Any
@@ -920,124 +799,22 @@ class RTCPeerConnection(EventTarget):
             raise InvalidStateError("createDataChannel() called on a closed RTCPeerConnection")
         opts = dict(options or {})
         opts.update(kwargs)
-        if not isinstance(label, str):
-            raise TypeError("createDataChannel: label must be a string")
-        protocol = opts.get("protocol", "")
-        if not isinstance(protocol, str):
-            raise TypeError("createDataChannel: protocol must be a string")
-        if len(label.encode()) > 65535:
-            raise TypeError("createDataChannel: label is longer than 65535 bytes")
-        if len(protocol.encode()) > 65535:
-            raise TypeError("createDataChannel: protocol is longer than 65535 bytes")
-        negotiated = bool(opts.get("negotiated", False))
-        ordered = bool(opts.get("ordered", True))
-        mplt = opts.get("maxPacketLifeTime")
-        mrtx = opts.get("maxRetransmits")
-        for name, value in (("maxPacketLifeTime", mplt), ("maxRetransmits", mrtx)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise TypeError(f"createDataChannel: {name} must be an int")
-            if value is not None and value < 0:
-                raise TypeError(f"createDataChannel: {name} must not be negative")
-        if mplt is not None and mrtx is not None:
-            raise TypeError("createDataChannel: maxPacketLifeTime and maxRetransmits both set")
-        mplt = min(mplt, 65535) if mplt is not None else None
-        mrtx = min(mrtx, 65535) if mrtx is not None else None
-        ident = opts.get("id") if negotiated else None
-        if negotiated and ident is None:
-            raise TypeError("createDataChannel: a negotiated channel needs an id")
-        if ident is not None:
-            if isinstance(ident, bool) or not isinstance(ident, int) or not 0 <= ident <= 65534:
-                raise TypeError(f"createDataChannel: id {ident!r} is not in 0..65534")
-            if ident in self._channels or any(c.id == ident for c in self._pending_channels):
-                raise OperationError(f"createDataChannel: id {ident} is already in use")
-        priority = opts.get("priority", "low")
-        channel = RTCDataChannel(
-            label,
-            ordered=ordered,
-            maxPacketLifeTime=mplt,
-            maxRetransmits=mrtx,
-            protocol=protocol,
-            negotiated=negotiated,
-            id=ident,
-            priority=priority,
-        )
-        channel.addEventListener("open", self._count_open)
-        conn = self._conn
-        if conn is not None and conn.channels is not None:
-            self._attach_channel(channel)
-        else:
-            self._pending_channels.append(channel)
+        channel = new_channel(label, opts, self._chans.id_in_use)
+        self._chans.add(channel, self._conn)
         if not self._data_requested:
             self._data_requested = True
             self._update_negotiation_needed()
         return channel
 
-    def _count_open(self, event: Event) -> None:
-        self._channels_opened += 1
+    def _announce_channel(self, channel: RTCDataChannel) -> None:
+        self.dispatchEvent(Event("datachannel", channel=channel))
 
     def _on_pipeline_event(self, ev: ChannelEvent | DtlsStateChanged) -> None:
-        kind = type(ev)
-        if kind is ChannelMessage:
-            assert isinstance(ev, ChannelMessage)
-            channel = self._channels.get(ev.id)
-            if channel is not None:
-                channel._on_message(ev.data)
-        elif kind is ChannelOpen:
-            assert isinstance(ev, ChannelOpen)
-            channel = self._channels.get(ev.id)
-            if channel is not None:
-                channel._on_open()
-        elif kind is ChannelCreated:
-            assert isinstance(ev, ChannelCreated)
-            self._on_remote_channel(ev)
-        elif kind is BufferedAmountLow:
-            assert isinstance(ev, BufferedAmountLow)
-            channel = self._channels.get(ev.id)
-            if channel is not None:
-                channel._on_buffered_amount_low()
-        elif kind is ChannelClosing:
-            assert isinstance(ev, ChannelClosing)
-            channel = self._channels.get(ev.id)
-            if channel is not None:
-                channel._on_closing()
-        elif kind is ChannelClosed:
-            assert isinstance(ev, ChannelClosed)
-            channel = self._channels.pop(ev.id, None)
-            if channel is not None:
-                self._channels_closed += 1
-                channel._on_closed()
-        elif kind is ChannelError:
-            assert isinstance(ev, ChannelError)
-            channel = self._channels.get(ev.id)
-            if channel is not None:
-                channel._on_error(ev.reason)
-        elif kind is AssociationClosed:
-            for channel in list(self._channels.values()):
-                channel._on_closed()
-            self._channels.clear()
-        elif kind is DtlsStateChanged:
-            assert isinstance(ev, DtlsStateChanged)
+        if isinstance(ev, DtlsStateChanged):
             self._dtls_state = ev.state
             self._update_connection_state()
-
-    def _on_remote_channel(self, ev: ChannelCreated) -> None:
-        conn = self._conn
-        assert conn is not None and conn.channels is not None
-        channel = RTCDataChannel(
-            ev.label,
-            ordered=ev.ordered,
-            maxPacketLifeTime=ev.max_packet_life_time,
-            maxRetransmits=ev.max_retransmits,
-            protocol=ev.protocol,
-            negotiated=False,
-            id=ev.id,
-        )
-        channel._attach_remote(conn.channels, conn.kick)
-        self._channels[ev.id] = channel
-        self._channels_opened += 1
-        self.dispatchEvent(Event("datachannel", channel=channel))
-        # The W3C "announce" steps fire open right after datachannel.
-        channel.dispatchEvent(Event("open"))
+        elif self._conn is not None:
+            self._chans.on_event(ev, self._conn)
 
     # ------------------------------------------------------------------ negotiation needed
 
@@ -1110,13 +887,7 @@ class RTCPeerConnection(EventTarget):
         self._signaling_state = "closed"
         self._ice_connection_state = "closed"
         self._connection_state = "closed"
-        channels = list(self._channels.values()) + self._pending_channels
-        self._channels.clear()
-        self._pending_channels = []
-        for channel in channels:
-            if channel.readyState != "closed":
-                self._channels_closed += 1
-            channel._ready_state = "closed"
+        self._chans.close_all()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

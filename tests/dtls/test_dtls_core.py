@@ -348,3 +348,58 @@ def test_garbage_never_raises_during_handshake(garbage: list[bytes]) -> None:
 
 
 _CONNECTED = connected_pair()
+
+
+def _record(ctype: int, body: bytes) -> bytes:
+    return bytes([ctype, 0xFE, 0xFD]) + bytes(8) + len(body).to_bytes(2, "big") + body
+
+
+@given(
+    bodies=st.lists(st.binary(max_size=700), max_size=12),
+    tail=st.binary(max_size=20),
+    mtu=st.integers(min_value=64, max_value=1500),
+)
+def test_pack_records_keeps_bytes_and_boundaries(
+    bodies: list[bytes], tail: bytes, mtu: int
+) -> None:
+    from rtcpeer.dtls.transport import _pack_records
+
+    records = [_record(22, b) for b in bodies]
+    buf = b"".join(records) + tail
+    datagrams = _pack_records(buf, mtu)
+    assert b"".join(datagrams) == buf
+    assert all(datagrams)
+    # every datagram starts on a record boundary and only exceeds the MTU when one record does
+    starts = {0}
+    pos = 0
+    for r in records:
+        pos += len(r)
+        starts.add(pos)
+    pos = 0
+    for d in datagrams:
+        assert pos in starts
+        pos += len(d)
+    for d in datagrams[:-1] if tail else datagrams:
+        assert len(d) <= mtu or d in records
+
+
+def test_application_data_overtaking_the_final_flight_is_delivered() -> None:
+    client, server = make_pair()
+    client.start(0.0)
+    server.start(0.0)
+    (hello,) = client.datagrams_to_send()
+    server.receive(hello, 0.0)
+    for d in server.datagrams_to_send():
+        client.receive(d, 0.0)
+    for d in client.datagrams_to_send():
+        server.receive(d, 0.0)
+    assert server.connected and not client.connected
+    final = server.datagrams_to_send()
+    assert server.send(b"early bird")
+    (early,) = server.datagrams_to_send()
+    assert client.receive(early, 0.0) == []  # cannot be decrypted yet: buffered
+    got: list[bytes] = []
+    for d in final:
+        got.extend(client.receive(d, 0.0))
+    assert client.connected
+    assert got == [b"early bird"]

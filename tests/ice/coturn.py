@@ -128,6 +128,7 @@ class Coturn:
             f"--pidfile={os.path.join(self.dir, 'pid')}",
             f"--log-file={os.path.join(self.dir, 'turn.log')}",
             "--simple-log",
+            "--verbose",
         ]
         if self.netns is not None:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]

@@ -120,6 +120,12 @@ class NatLab:
             self._ns(h, "ip", "route", "add", "default", "via", f"{lan}.1")
         self._ns("pub", "ip", "link", "set", "lo", "up")
         self._ns("pub", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # Like the internet, "pub" silently loses packets for addresses it has no route to
+        # (private LAN addresses in candidates). Without a default route a send would fail
+        # with ENETUNREACH, and coturn closes a whole allocation on such an error.
+        self._ns("pub", "ip", "link", "add", "void0", "type", "dummy")
+        self._ns("pub", "ip", "link", "set", "void0", "up")
+        self._ns("pub", "ip", "route", "add", "default", "dev", "void0")
         # A LAN behind a plain router (no NAT) is routable from the public side; a NATed
         # LAN is not, as on the real internet.
         if self.nat["A"] == "none":

@@ -42,12 +42,16 @@ ARGS = [
 PAGE = open(os.path.join(os.path.dirname(__file__), "page.html"), encoding="utf-8").read()
 
 
+# Chromium's default: host candidates hidden behind mDNS names (what real users' browsers send).
+MDNS_ARGS = [a for a in ARGS if "WebRtcHideLocalIpsWithMdns" not in a]
+
+
 @asynccontextmanager
-async def chromium() -> AsyncIterator[BrowserContext]:
+async def chromium(args: list[str] | None = None) -> AsyncIterator[BrowserContext]:
     with tempfile.TemporaryDirectory(prefix="rtcpeer-pc-chromium-") as profile:
         async with async_playwright() as p:
             context = await p.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=ARGS
+                profile, executable_path=CHROMIUM, headless=True, args=args or ARGS
             )
             try:
                 yield context

@@ -113,11 +113,20 @@ async def test_glare(browser: BrowserContext, python_polite: bool) -> None:
         await wait_until(lambda: s.pc.signalingState == "stable")
 
 
+@pytest.mark.parametrize("first_offer", ["python", "chromium"])
 @pytest.mark.parametrize("initiator", ["chromium", "python"])
-async def test_ice_restart(browser: BrowserContext, initiator: str) -> None:
+async def test_ice_restart(browser: BrowserContext, initiator: str, first_offer: str) -> None:
     async with session(browser, python_polite=initiator == "chromium") as s:
-        channel = s.pc.createDataChannel("echo-restart")
+        if first_offer == "python":
+            channel = s.pc.createDataChannel("echo-restart")
+        else:
+            await s.js("() => window.createChannel('restart-from-chrome')")
+            await wait_until(lambda: "restart-from-chrome" in s.channels)
+            await opened(s.channels["restart-from-chrome"])
+            # A second channel from Python needs no new negotiation (data is negotiated).
+            channel = s.pc.createDataChannel("echo-restart")
         await opened(channel)
+        await s.wait_js("() => 'echo-restart' in window.received")
         before = await s.state()
         py_before = ufrag(s.pc.localDescription.sdp if s.pc.localDescription else None)
         if initiator == "chromium":

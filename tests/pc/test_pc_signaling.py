@@ -494,3 +494,21 @@ def test_random_remote_sdp_only_raises_w3c_errors(text: str) -> None:
         await close_all(pc)
 
     asyncio.run(run())
+
+
+async def test_second_offer_gets_a_fresh_answer() -> None:
+    a, b = new_pc(), new_pc()
+    a.createDataChannel("x")
+    await negotiate(a, b)
+    first = b.localDescription
+    assert first is not None
+    await a.setLocalDescription(await a.createOffer({"iceRestart": True}))
+    await b.setRemoteDescription(a.localDescription)
+    await b.setLocalDescription()  # implicit answer: must answer the new offer
+    second = b.localDescription
+    assert second is not None and second.type == "answer"
+    assert _ufrag(second.sdp) != _ufrag(first.sdp)  # the remote restarted ICE: so do we
+    assert second.sdp.split("\r\n")[1] != first.sdp.split("\r\n")[1]  # new o= version
+    await a.setRemoteDescription(second)
+    assert a.signalingState == b.signalingState == "stable"
+    await close_all(a, b)

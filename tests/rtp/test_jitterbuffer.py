@@ -161,3 +161,13 @@ def test_bandwidth_estimator() -> None:
     for _ in range(20):
         bwe.on_receiver_report(255, 62.0)
     assert bwe.target_bitrate == 100_000
+
+
+def test_padding_only_packets_fill_the_sequence_without_frames() -> None:
+    jb = JitterBuffer()
+    jb.insert(pkt(1, 0, True), 0.0)
+    jb.insert(RtpPacket(96, 2, 0, 5, b"", False, padding=200), 0.0)  # probe between frames
+    jb.insert(RtpPacket(96, 3, 0, 5, b"", False, padding=200), 0.0)
+    jb.insert(pkt(4, 3000, True), 0.0)
+    assert [f.timestamp for f in jb.pop_frames()] == [0, 3000]
+    assert jb.missing == 0 and not jb.nacks(1.0)

@@ -126,3 +126,45 @@ def test_depayloaders_raise_only_parse_error(payloads: list[bytes]) -> None:
             pass
         for p in payloads:
             assert dep.is_keyframe(p) in (True, False)
+
+
+def test_codec_from_sdp_and_negotiation_against_chromium_offer() -> None:
+    from rtcpeer.rtp.codecs import RtpCodec, negotiate_codecs
+
+    # a trimmed Chromium video m-section: VP8 96/97, VP9, H264 high 100/101, H264 cb 102/103
+    remote = [
+        RtpCodec.from_sdp(
+            "video", "96 VP8/90000", None, ["96 goog-remb", "96 nack", "96 nack pli"]
+        ),
+        RtpCodec.from_sdp("video", "97 rtx/90000", "97 apt=96"),
+        RtpCodec.from_sdp("video", "98 VP9/90000", "98 profile-id=0"),
+        RtpCodec.from_sdp(
+            "video",
+            "100 H264/90000",
+            "100 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f",
+        ),
+        RtpCodec.from_sdp(
+            "video",
+            "102 H264/90000",
+            "102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+            ["102 nack", "102 transport-cc"],
+        ),
+        RtpCodec.from_sdp("video", "103 rtx/90000", "103 apt=102"),
+        RtpCodec.from_sdp(
+            "video", "104 H264/90000", "104 packetization-mode=0;profile-level-id=42e01f"
+        ),
+    ]
+    got = negotiate_codecs(VIDEO_CODECS, remote)
+    assert [(c.name, c.payload_type) for c in got] == [
+        ("VP8", 96),
+        ("H264", 102),
+        ("rtx", 97),
+        ("rtx", 103),
+    ]
+    assert got[0].rtcp_feedback == ("goog-remb", "nack", "nack pli")
+    assert got[1].parameter("profile-level-id") == "42e01f"
+    opus = RtpCodec.from_sdp("audio", "109 opus/48000/2", "109 minptime=10;useinbandfec=1")
+    assert negotiate_codecs(AUDIO_CODECS, [opus])[0].payload_type == 109
+    assert negotiate_codecs(AUDIO_CODECS, [RtpCodec.from_sdp("audio", "0 PCMU/8000")]) == []
+    with pytest.raises(ValueError):
+        RtpCodec.from_sdp("video", "x VP8")

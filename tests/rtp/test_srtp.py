@@ -73,3 +73,35 @@ _SESSION = pair("SRTP_AES128_CM_SHA1_80")[1]
 def test_random_bytes_never_raise(data: bytes) -> None:
     assert _SESSION.unprotect(data) is None
     assert _SESSION.unprotect_rtcp(data) is None
+
+
+def test_keyed_from_a_real_dtls_handshake() -> None:
+    """The contract with rtcpeer.dtls: DtlsConnected(srtp_profile, keying_material) keys both
+    ends, the DTLS client with is_client=True."""
+    from rtcpeer.dtls.certificate import RTCCertificate
+    from rtcpeer.dtls.transport import DtlsConnected, DtlsCore
+
+    certs = [RTCCertificate.generate(), RTCCertificate.generate()]
+    fps = [[(f["algorithm"], f["value"]) for f in c.getFingerprints()] for c in certs]
+    client = DtlsCore(certs[0], "client", fps[1], srtp=True)
+    server = DtlsCore(certs[1], "server", fps[0], srtp=True)
+    now = 0.0
+    client.start(now)
+    server.start(now)
+    for _ in range(20):
+        for d in client.datagrams_to_send():
+            server.receive(d, now)
+        for d in server.datagrams_to_send():
+            client.receive(d, now)
+        if client.connected and server.connected:
+            break
+    ev = {
+        name: [e for e in core.events() if isinstance(e, DtlsConnected)][0]
+        for name, core in (("c", client), ("s", server))
+    }
+    profile = ev["c"].srtp_profile
+    assert profile is not None and profile == ev["s"].srtp_profile
+    c = SrtpSession(profile, ev["c"].keying_material, is_client=True)
+    s = SrtpSession(profile, ev["s"].keying_material, is_client=False)
+    rtp = RtpPacket(96, 1, 2, 3, b"media").serialize()
+    assert s.unprotect(c.protect(rtp)) == rtp and c.unprotect(s.protect(rtp)) == rtp

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rtcpeer.stun import Attr, MessageClass, Method, StunMessage, long_term_key, parse
 from rtcpeer.stun.channeldata import encode_channel_data, parse_channel_data
 from rtcpeer.stun.turn_client import (
@@ -336,3 +339,65 @@ def test_malformed_client_input_is_dropped() -> None:
     ):
         core.receive_client(junk, "udp", CLIENT, 0)
     assert core.to_clients() == [] and core.to_peers() == []
+
+
+def test_forged_response_is_ignored() -> None:
+    net = allocated()
+    net.client.create_permission(PEER, net.now)
+    (data,) = net.client.datagrams_to_send()
+    req = parse(data)
+    forged = StunMessage(Method.CREATE_PERMISSION, MessageClass.SUCCESS, req.transaction_id)
+    net.client.receive(forged.encode(integrity_key=b"not the key"), net.now)
+    assert net.client.events() == []
+    assert not net.client.has_permission(PEER[0])
+    net.core.receive_client(data, "udp", CLIENT, net.now)
+    net.flush()
+    assert net.client.has_permission(PEER[0])
+
+
+def test_try_alternate_and_server_refusals_surface_as_events() -> None:
+    client = TurnClient(SERVER, "u", "p")
+    client.start(0.0)
+    (data,) = client.datagrams_to_send()
+    resp = StunMessage(Method.ALLOCATE, MessageClass.ERROR, parse(data).transaction_id)
+    resp.add(Attr.ERROR_CODE, 300).add(Attr.ALTERNATE_SERVER, ("192.0.2.9", 3478))
+    client.receive(resp.encode(), 0.0)
+    assert client.events() == [AllocationFailed(300, "Try Alternate", ("192.0.2.9", 3478))]
+    assert client.state == "failed"
+    assert not client.send(b"x", PEER, 0.0)
+
+
+def test_permission_refused_drops_queue() -> None:
+    core = make(allowed_peer=lambda ip: not ip.startswith("198.51.100."))
+    net = allocated(core)
+    assert net.client.send(b"x", PEER, net.now)
+    net.flush()
+    failed = [e for e in net.events if type(e).__name__ == "PermissionFailed"]
+    assert len(failed) == 1 and failed[0].code == 403  # type: ignore[attr-defined]
+    assert net.peer_inbox == []
+    assert not net.client.send(b"y", PEER, net.now)
+
+
+def test_refresh_failure_loses_allocation() -> None:
+    net = allocated()
+    net.core.close()  # the server forgets the allocation: the next Refresh gets 437
+    net.core.closed_relays()
+    net.run_until(net.now + 600)
+    assert net.of(AllocationLost) == [AllocationLost(437, "Allocation Mismatch")]
+    assert net.client.state == "failed"
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=120), st.sampled_from([b"", b"\x00\x01", b"\x40\x00", b"\x01\x13"]))
+def test_cores_never_raise_on_random_input(data: bytes, prefix: bytes) -> None:
+    net = allocated()
+    junk = prefix + data
+    net.core.receive_client(junk, "udp", CLIENT, net.now)
+    net.core.receive_client(junk, "tcp-conn", CLIENT, net.now, stream=True)
+    net.core.receive_peer(junk, "relay50000", PEER, net.now)
+    net.client.receive(junk, net.now)
+    net.flush()
+    stream = TurnClient(SERVER, "u", "p", transport="tcp")
+    stream.start(0.0)
+    stream.receive_stream(junk, 0.0)
+    stream.events()

@@ -109,3 +109,22 @@ async def test_quota_per_user() -> None:
         assert (await second.wait_for(AllocationFailed)).code == 486
         await first.close()
         await second.close()
+
+
+async def test_cli_style_construction_and_signaling_credentials() -> None:
+    # rtcpeer.cli builds the server this way and hands out rtcpeer.signaling.turn credentials.
+    from rtcpeer.signaling.turn import turn_credentials
+
+    server = TurnServer(host="127.0.0.1", port=0, auth_secret="shared", realm="cli.realm")
+    await server.start()
+    try:
+        assert server.port is not None and server.port > 0
+        assert server.relay_address == "127.0.0.1"
+        username, credential = turn_credentials("shared", "web-user", 600, time.time())
+        driver = ClientDriver(TurnClient(("127.0.0.1", server.port), username, credential))
+        await driver.start()
+        ok = await driver.wait_for(AllocationSucceeded)
+        assert ok.relayed_address[0] == "127.0.0.1"
+        await driver.close()
+    finally:
+        await server.close()

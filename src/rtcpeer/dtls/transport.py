@@ -294,8 +294,7 @@ class DtlsCore:
                 return
         if fresh:
             self._flight = fresh
-        else:
-            self._out.extend(self._flight)
+        self._out.extend(self._flight)
         self._interval = min(self._interval * 2.0, self.max_timeout)
         self._timer_at = now + self._interval
 
@@ -458,12 +457,13 @@ class DtlsCore:
         except SSL.Error:
             return []
         # Application records (type 23) never make OpenSSL write anything: skip the BIO check.
+        queued = len(self._out)
         out = self._read_app(data[0] != _CT_APPLICATION_DATA)
         final = self._final_flight
         if final is not None and data[0] in (_CT_HANDSHAKE, _CT_CHANGE_CIPHER_SPEC):
             # The peer retransmits its last flight: it lost ours. OpenSSL may have answered
             # already (a fresh Finished); if it stayed silent, re-send our final flight.
-            if not self._out:
+            if len(self._out) == queued and self.state is DtlsState.CONNECTED:
                 self._out.extend(final)
         return out
 

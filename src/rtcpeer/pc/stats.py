@@ -41,13 +41,13 @@ def _candidate_stats(
 def collect_stats(pc: RTCPeerConnection) -> dict[str, dict[str, Any]]:
     ts = time.time() * 1000.0
     report: dict[str, dict[str, Any]] = {}
-    channels = list(pc._channels.values())
+    channels = list(pc._chans.channels.values())
     report["P"] = {
         "id": "P",
         "type": "peer-connection",
         "timestamp": ts,
-        "dataChannelsOpened": pc._channels_opened,
-        "dataChannelsClosed": pc._channels_closed,
+        "dataChannelsOpened": pc._chans.opened,
+        "dataChannelsClosed": pc._chans.closed,
     }
     cert = pc._certificate
     fp = cert.getFingerprints()[0]

@@ -129,6 +129,12 @@ class JitterBuffer:
                 if self._gap_since is None:
                     self._gap_since = now
                 return
+            if not first.payload:
+                # padding-only packet (bandwidth probing): keeps the sequence, carries no media
+                del packets[start]
+                self._next = start + 1
+                self._gap_since = None
+                continue
             end = start
             if self.video:
                 ts = first.timestamp

@@ -36,9 +36,11 @@ from rtcpeer.rtp.rtcp import (
     SdesChunk,
     SenderReport,
     SourceDescription,
+    TransportCc,
     serialize_rtcp,
 )
 from rtcpeer.rtp.rtx import RtxHistory
+from rtcpeer.rtp.twcc import feedback_counts
 
 __all__ = ["BitrateChanged", "KeyframeRequested", "RtpSenderCore", "ntp_timestamp"]
 
@@ -187,6 +189,9 @@ class RtpSenderCore:
                 if any(ssrc == self.ssrc for ssrc, _ in p.entries):
                     self.keyframe_requests += 1
                     self._events.append(KeyframeRequested("fir"))
+            elif isinstance(p, TransportCc):
+                received, lost = feedback_counts(p)
+                self.bwe.on_transport_feedback(received, lost, now)
             elif isinstance(p, Remb):
                 if not p.ssrcs or self.ssrc in p.ssrcs:
                     self.bwe.on_remb(p.bitrate, now)

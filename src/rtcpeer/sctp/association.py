@@ -4,7 +4,8 @@ Implements, for a single path:
 
 - RFC 9260 section 5 (association setup: INIT, INIT ACK with an HMAC-signed state cookie,
   COOKIE ECHO, COOKIE ACK; section 5.2 INIT collision and duplicate COOKIE ECHO handling, table
-  5.2.4 cases B, C and D; restart (case A) is not supported and such cookies are dropped);
+  5.2.4 cases B, C and D; restart (case A) is not supported and such cookies are dropped;
+  5.2.6 stale cookies answered with an ERROR, which restarts the handshake);
 - section 6 (DATA transfer: TSNs, per-stream SSNs, ordered and unordered delivery,
   fragmentation and reassembly, SACK with gap blocks and duplicate TSNs, delayed SACK per
   6.2 - every second packet or 200 ms, immediately on gaps or duplicates, receiver window,
@@ -13,7 +14,8 @@ Implements, for a single path:
   miss indications with the HTNA rule, fast recovery);
 - section 8.3 (heartbeat) and 9 (ABORT, graceful SHUTDOWN);
 - RFC 3758 (PR-SCTP: abandoning whole messages by retransmission count or lifetime, FORWARD
-  TSN sending and receiving);
+  TSN sending and receiving; a message abandoned before its end was sent gets a placeholder
+  END TSN so the FORWARD TSN covers it, as dcsctp and usrsctp do);
 - RFC 6525 section 5 (stream reset with Outgoing SSN Reset Requests and responses, deferred
   reset until the peer's last TSN has arrived).
 
@@ -32,6 +34,15 @@ Design notes (why it looks like this):
 - The advertised receive window counts only bytes received above the cumulative TSN (data
   waiting for a hole to fill). Contiguous data waiting for the rest of its message is bounded
   by ``max_message_size`` instead, so a message larger than the window can never deadlock.
+- Everything a peer can make us hold is bounded (issue 9): out-of-order chunks
+  (``receive_window``, ``max_out_of_order_chunks``, 16-bit gap offsets), bytes kept for
+  reassembly and ordering (``max_reassembly``: ABORT when exceeded), answered INITs
+  (``init_burst``/``init_rate``), duplicate TSN reports, our own send queue
+  (``max_send_buffer``). Limits hit are reported as ``AssociationError`` events.
+- The code is split by job: this class dispatches packets and timers and owns shutdown and
+  heartbeat; :mod:`~rtcpeer.sctp.handshake`, :mod:`~rtcpeer.sctp.sender`,
+  :mod:`~rtcpeer.sctp.receiver` and :mod:`~rtcpeer.sctp.reconfig` hold the rest as mixins over
+  :class:`~rtcpeer.sctp._base.AssociationBase`.
 """
 
 from __future__ import annotations

@@ -26,15 +26,15 @@ import struct
 import unicodedata
 import zlib
 from enum import IntEnum
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 from rtcpeer.stun.attributes import (
     ATTR_BY_VALUE,
+    CODECS,
     MAGIC_COOKIE,
     Attr,
     PasswordAlgorithm,
     decode_value,
-    encode_value,
 )
 from rtcpeer.stun.errors import ParseError
 
@@ -63,6 +63,8 @@ _COOKIE_BYTES = _U32.pack(MAGIC_COOKIE)
 _MI = Attr.MESSAGE_INTEGRITY.value
 _MI256 = Attr.MESSAGE_INTEGRITY_SHA256.value
 _FP = Attr.FINGERPRINT.value
+_SPECIAL = frozenset((_MI, _MI256, _FP))
+_PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
 _MI_TLV = _TLV.pack(_MI, 20)
 _FP_TLV = _TLV.pack(_FP, 4)
 
@@ -95,6 +97,9 @@ _CLASSES = (
     MessageClass.SUCCESS,
     MessageClass.ERROR,
 )
+
+
+_TYPE_CACHE: dict[int, tuple[int, MessageClass]] = {}
 
 
 def _message_type(method: int, message_class: int) -> int:
@@ -373,8 +378,6 @@ class StunMessage:
 
     def unknown_required(self) -> list[int]:
         """Comprehension-required attribute types (< 0x8000) this codec does not know."""
-        from rtcpeer.stun.attributes import CODECS
-
         return [t for t, _, _ in self._index if t < 0x8000 and t not in CODECS]
 
     # ------------------------------------------------------------------ integrity
@@ -420,17 +423,17 @@ class StunMessage:
         """Append an attribute; returns self so calls can chain."""
         if not self._own:
             self._materialize()
-        raw = encode_value(attr_type, value, self.transaction_id)
+        codec = CODECS.get(attr_type)
+        raw = bytes(value) if codec is None else codec[1](value, self.transaction_id)
         length = len(raw)
         if length > 0xFFFF:
             raise ValueError("attribute value too long")
-        buf = self._buf
-        assert isinstance(buf, bytearray)
+        buf = cast(bytearray, self._buf)
         buf += _TLV.pack(attr_type, length)
-        self._index.append((int(attr_type), len(buf), length))
+        self._index.append((attr_type, len(buf), length))
         buf += raw
         if length & 3:
-            buf += b"\x00" * (-length & 3)
+            buf += _PADDING[length & 3]
         return self
 
     def encode(
@@ -485,45 +488,52 @@ def parse(data: bytes | bytearray | memoryview) -> StunMessage:
     if length & 3 or length + HEADER_SIZE != n:
         raise ParseError(f"length field {length} does not match {n - HEADER_SIZE} bytes")
     index: list[tuple[int, int, int]] = []
+    append = index.append
     mi = mi256 = fp = -1
+    guard = False  # set once an integrity/fingerprint attribute was seen
     off = HEADER_SIZE
     unpack_tlv = _TLV.unpack_from
+    # The length is a multiple of 4 and so is every padded attribute, so a TLV header
+    # always fits: only the value can overrun.
     while off < n:
-        if fp >= 0:
-            raise ParseError("attribute after FINGERPRINT")
-        if off + 4 > n:
-            raise ParseError("truncated attribute header")
         atype, alen = unpack_tlv(data, off)
         voff = off + 4
         nxt = voff + ((alen + 3) & ~3)
         if nxt > n:
             raise ParseError("attribute overruns the message")
-        if atype == _FP:
-            if alen != 4:
-                raise ParseError("FINGERPRINT must be 4 bytes")
-            fp = off
-        elif mi256 >= 0:
-            off = nxt
-            continue  # ignored after MESSAGE-INTEGRITY-SHA256 (section 14.6)
-        elif atype == _MI256:
-            if alen < 16 or alen > 32 or alen & 3:
-                raise ParseError("bad MESSAGE-INTEGRITY-SHA256 length")
-            mi256 = off
-        elif mi >= 0:
-            off = nxt
-            continue  # ignored after MESSAGE-INTEGRITY (section 14.5)
-        elif atype == _MI:
-            if alen != 20:
-                raise ParseError("MESSAGE-INTEGRITY must be 20 bytes")
-            mi = off
-        index.append((atype, voff, alen))
+        if guard or atype in _SPECIAL:
+            guard = True
+            if fp >= 0:
+                raise ParseError("attribute after FINGERPRINT")
+            if atype == _FP:
+                if alen != 4:
+                    raise ParseError("FINGERPRINT must be 4 bytes")
+                fp = off
+            elif mi256 >= 0:
+                off = nxt
+                continue  # ignored after MESSAGE-INTEGRITY-SHA256 (section 14.6)
+            elif atype == _MI256:
+                if alen < 16 or alen > 32 or alen & 3:
+                    raise ParseError("bad MESSAGE-INTEGRITY-SHA256 length")
+                mi256 = off
+            elif mi >= 0:
+                off = nxt
+                continue  # ignored after MESSAGE-INTEGRITY (section 14.5)
+            else:
+                if alen != 20:
+                    raise ParseError("MESSAGE-INTEGRITY must be 20 bytes")
+                mi = off
+        append((atype, voff, alen))
         off = nxt
     if fp >= 0:
         expected = zlib.crc32(data[:fp]) ^ FINGERPRINT_XOR
         if _U32.unpack_from(data, fp + 4)[0] != expected:
             raise ParseError("FINGERPRINT mismatch")
     msg = StunMessage.__new__(StunMessage)
-    method, cls = _split_type(mtype)
+    split = _TYPE_CACHE.get(mtype)
+    if split is None:
+        split = _TYPE_CACHE[mtype] = _split_type(mtype)
+    method, cls = split
     msg.method = method
     msg.message_class = cls
     msg.transaction_id = bytes(data[8:20])

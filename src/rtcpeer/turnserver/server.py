@@ -88,8 +88,10 @@ class TurnServer:
         users: dict[str, str] | None = None,
         auth_secret: str | None = None,
         listen: Address = ("127.0.0.1", 3478),
-        relay_address: str = "127.0.0.1",
+        relay_address: str | None = None,
         *,
+        host: str | None = None,
+        port: int | None = None,
         udp: bool = True,
         tcp: bool = True,
         max_allocations: int = 100,
@@ -97,7 +99,13 @@ class TurnServer:
         software: str | None = "rtcpeer-turn",
         relay_port_range: tuple[int, int] | None = None,
     ) -> None:
-        self.listen = listen
+        # host=/port= are the CLI's spelling of listen=(host, port).
+        self.listen = (
+            host if host is not None else listen[0],
+            port if port is not None else listen[1],
+        )
+        if relay_address is None:
+            relay_address = _default_relay_address(self.listen[0])
         self.relay_address = relay_address
         self.enable_udp = udp
         self.enable_tcp = tcp
@@ -126,6 +134,12 @@ class TurnServer:
     @property
     def realm(self) -> str:
         return self.core.realm
+
+    @property
+    def port(self) -> int | None:
+        """The bound listening port (UDP, else TCP)."""
+        bound = self.udp_address or self.tcp_address
+        return bound[1] if bound is not None else None
 
     def _now(self) -> float:
         return time.monotonic()
@@ -290,12 +304,27 @@ class TurnServer:
         self._pump()
 
 
+def _default_relay_address(listen_host: str) -> str:
+    """The listening address, or for a wildcard listener the address of the interface with
+    the default route (a routing lookup: no packet is sent)."""
+    if listen_host not in ("0.0.0.0", "::", ""):
+        return listen_host
+    v6 = listen_host == "::"
+    try:
+        with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("2001:db8::1", 9) if v6 else ("192.0.2.1", 9))
+            address: str = s.getsockname()[0]
+            return address
+    except OSError:
+        return "::1" if v6 else "127.0.0.1"
+
+
 async def run_turn_server(
     realm: str = "rtcpeer",
     users: dict[str, str] | None = None,
     auth_secret: str | None = None,
     listen: Address = ("0.0.0.0", 3478),
-    relay_address: str = "127.0.0.1",
+    relay_address: str | None = None,
     **kwargs: Any,
 ) -> None:
     """Run a TURN server until cancelled (the ``rtcpeer turn`` command)."""

@@ -25,6 +25,7 @@ __all__ = [
     "Payloader",
     "RtpCodec",
     "depayloader_for",
+    "negotiate_codecs",
     "payloader_for",
     "rtx_codec",
 ]
@@ -66,6 +67,32 @@ class RtpCodec:
             if k == name:
                 return v
         return None
+
+    @classmethod
+    def from_sdp(
+        cls, kind: str, rtpmap: str, fmtp: str | None = None, rtcp_fb: list[str] | None = None
+    ) -> RtpCodec:
+        """From the a=rtpmap value ("96 VP8/90000"), the a=fmtp value for the same payload
+        type ("96 apt=95") and the a=rtcp-fb values for it ("96 nack pli" or "nack pli").
+        Raises ValueError for a malformed rtpmap."""
+        pt_text, _, encoding = rtpmap.strip().partition(" ")
+        parts = encoding.strip().split("/")
+        if not pt_text.isdigit() or len(parts) < 2 or not parts[1].isdigit():
+            raise ValueError(f"malformed rtpmap {rtpmap!r}")
+        pt = int(pt_text)
+        channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
+        params: list[tuple[str, str]] = []
+        if fmtp:
+            _, _, values = fmtp.strip().partition(" ")
+            for item in values.split(";"):
+                key, sep, value = item.strip().partition("=")
+                if key:
+                    params.append((key.strip(), value.strip() if sep else ""))
+        feedback: list[str] = []
+        for fb in rtcp_fb or []:
+            head, _, rest = fb.strip().partition(" ")
+            feedback.append(rest.strip() if head.isdigit() or head == "*" else fb.strip())
+        return cls(kind, parts[0], int(parts[1]), pt, channels, tuple(params), tuple(feedback))
 
 
 _VIDEO_FB = ("goog-remb", "transport-cc", "ccm fir", "nack", "nack pli")
@@ -114,6 +141,49 @@ def rtx_codec(codec: RtpCodec, payload_type: int) -> RtpCodec:
         payload_type,
         parameters=(("apt", str(codec.payload_type)),),
     )
+
+
+def _h264_compatible(codec: RtpCodec) -> bool:
+    if (codec.parameter("packetization-mode") or "0") != "1":
+        return False
+    profile = (codec.parameter("profile-level-id") or "42e01f").lower()
+    # profile_idc 0x42 (baseline) with constraint_set1 (constrained baseline), or plain 0x42:
+    # what libx264's baseline output and FFmpeg's decoder both handle.
+    return len(profile) == 6 and profile[:2] == "42"
+
+
+def negotiate_codecs(local: list[RtpCodec], remote: list[RtpCodec]) -> list[RtpCodec]:
+    """Codecs both sides support, in the remote's order and with the remote's payload types
+    and parameters (RFC 8829 section 5.3.1); the rtcp-fb values are the intersection. RTX
+    entries are kept when their apt points at a kept codec."""
+    out: list[RtpCodec] = []
+    kept: set[int] = set()
+    for r in remote:
+        name = r.name.lower()
+        if name == "rtx":
+            continue
+        for mine in local:
+            if (
+                mine.name.lower() != name
+                or mine.clock_rate != r.clock_rate
+                or (mine.kind == "audio" and mine.channels != r.channels)
+            ):
+                continue
+            if name == "h264" and not _h264_compatible(r):
+                continue
+            fb = tuple(f for f in r.rtcp_feedback if f in mine.rtcp_feedback)
+            out.append(
+                RtpCodec(
+                    r.kind, mine.name, r.clock_rate, r.payload_type, r.channels, r.parameters, fb
+                )
+            )
+            kept.add(r.payload_type)
+            break
+    for r in remote:
+        if r.name.lower() == "rtx" and (r.parameter("apt") or "").isdigit():
+            if int(r.parameter("apt") or "0") in kept:
+                out.append(r)
+    return out
 
 
 class Payloader(Protocol):

@@ -554,8 +554,17 @@ class RTCPeerConnection(EventTarget):
             self._creds_to_replace = None
 
     def _rollback(self, fire: bool = True) -> None:
+        pending = self._pending_local
+        current = self._current_local
         self._pending_local = None
         self._pending_remote = None
+        if (
+            pending is not None
+            and pending.type == "offer"
+            and current is not None
+            and current.params.ice_ufrag != self._ufrag
+        ):
+            self._undo_local_restart(current.params.ice_ufrag, current.params.ice_pwd)
         self._last_answer = None
         self._last_answer_model = None
         if fire:
@@ -564,6 +573,24 @@ class RTCPeerConnection(EventTarget):
         else:
             self._signaling_state = "stable"
             self.dispatchEvent(Event("signalingstatechange"))
+
+    def _undo_local_restart(self, ufrag: str, pwd: str) -> None:
+        """Rolling back a restart offer: back to the negotiated credentials (JSEP 5.7)."""
+        ice = self._ice
+        remote = self._current_remote
+        if ice is None or remote is None:
+            return
+        self._local_restart(ufrag, pwd)
+        self._apply_remote_ice(remote.parsed, offer=False)
+        for _, line in remote.added:
+            if line.startswith("a=candidate:"):
+                try:
+                    ice.add_remote_candidate(Candidate.from_sdp(line))
+                except SDPParseError:
+                    continue
+            elif line == "a=end-of-candidates":
+                ice.add_remote_candidate(None)
+        self._start_gathering(ice)
 
     def _apply_remote_ice(self, parsed: RemoteDescription, offer: bool) -> None:
         ice = self._ice

@@ -18,6 +18,7 @@ from rtcpeer.aio.ice import IceTransport
 from rtcpeer.ice.agent import IceState
 from rtcpeer.ice.gather import InterfaceAddress, enumerate_addresses, usable_addresses
 from rtcpeer.sdp.candidate import Candidate
+from rtcpeer.turnserver import TurnServer
 
 LO4 = InterfaceAddress("lo", "127.0.0.1", 4, True, False)
 LO6 = InterfaceAddress("lo", "::1", 6, True, False)
@@ -167,7 +168,14 @@ async def test_dead_stun_server_does_not_block_gathering() -> None:
     p = Peer(
         True,
         [LO4, LO6],
-        ice_servers=[{"urls": ["stun:127.0.0.1:9", "stun:no-such-host.invalid"]}],
+        ice_servers=[
+            {"urls": ["stun:127.0.0.1:9", "stun:no-such-host.invalid"]},
+            {
+                "urls": ["turn:127.0.0.1:9", "turn:127.0.0.1:9?transport=tcp"],
+                "username": "u",
+                "credential": "p",
+            },
+        ],
         stun_timeout=0.3,
         on_candidate_error=lambda *e: errors.append(e),
     )
@@ -179,6 +187,10 @@ async def test_dead_stun_server_does_not_block_gathering() -> None:
     assert sorted((url, code) for url, code, _ in errors) == [
         ("stun:127.0.0.1:9", 701),
         ("stun:no-such-host.invalid", 701),
+        # The TURN URL over UDP also fails its Binding request (TURN is a STUN usage).
+        ("turn:127.0.0.1:9", 701),
+        ("turn:127.0.0.1:9", 701),
+        ("turn:127.0.0.1:9?transport=tcp", 701),
     ]
     await p.ice.close()
 
@@ -328,3 +340,26 @@ async def test_turn_bad_credentials_reported(coturn: Coturn) -> None:
     assert [c.type if c else None for c in a.candidates] == ["host", None]
     assert [(url, code) for url, code, _ in errors] == [(coturn.urls()["udp"], 401)]
     await a.ice.close()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_relay_through_embedded_turn_server(transport: str) -> None:
+    # Both sides relay-only through rtcpeer's own TURN server: relay <-> relay.
+    async with TurnServer("rtcpeer", users={"u": "p"}, listen=("127.0.0.1", 0)) as server:
+        assert server.udp_address is not None and server.tcp_address is not None
+        port = server.udp_address[1] if transport == "udp" else server.tcp_address[1]
+        url = f"turn:127.0.0.1:{port}?transport={transport}"
+        turn = [{"urls": url, "username": "u", "credential": "p"}]
+        a = Peer(True, [LO4], ice_servers=turn, ice_transport_policy="relay")
+        b = Peer(False, [LO4], ice_servers=turn, ice_transport_policy="relay")
+        link(a, b)
+        await asyncio.gather(a.ice.gather(), b.ice.gather())
+        assert [c.type for c in a.candidates if c is not None] == ["relay"]
+        await asyncio.wait_for(asyncio.gather(a.ice.connect(), b.ice.connect()), 5.0)
+        pa = a.ice.get_selected_pair()
+        assert pa is not None and pa[0].type == "relay" and pa[1].type == "relay"
+        a.ice.send(b"\x17over the relay")
+        await asyncio.wait_for(b.got_data.wait(), 2.0)
+        assert b.data == [b"\x17over the relay"]
+        await a.ice.close()
+        await b.ice.close()

@@ -403,3 +403,20 @@ def test_application_data_overtaking_the_final_flight_is_delivered() -> None:
         got.extend(client.receive(d, 0.0))
     assert client.connected
     assert got == [b"early bird"]
+
+
+def test_core_is_freed_without_the_garbage_collector() -> None:
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        client, server = make_pair()
+        client.start(0.0)
+        server.start(0.0)
+        pump(client, server)
+        refs = [weakref.ref(client), weakref.ref(server)]
+        del client, server
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()

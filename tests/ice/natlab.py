@@ -14,6 +14,7 @@ a namespace with setns(2) just while it creates that side's sockets (``inside``)
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import os
@@ -58,6 +59,8 @@ class NatLab:
         _run("ip", "link", "set", right, "netns", self.ns[right_ns])
 
     def up(self) -> None:
+        # Even a test run that is interrupted must not leave namespaces behind.
+        atexit.register(self.down)
         for ns in self.ns.values():
             _run("ip", "netns", "add", ns)
         t = self.tag
@@ -123,8 +126,12 @@ class NatLab:
         # Like the internet, "pub" silently loses packets for addresses it has no route to
         # (private LAN addresses in candidates). Without a default route a send would fail
         # with ENETUNREACH, and coturn closes a whole allocation on such an error.
-        self._ns("pub", "ip", "link", "add", "void0", "type", "dummy")
-        self._ns("pub", "ip", "link", "set", "void0", "up")
+        # (A veth pair whose far end drops everything; no ARP, so nothing ever waits.)
+        self._ns("pub", "ip", "link", "add", "void0", "type", "veth", "peer", "name", "void1")
+        self._ns("pub", "ip", "link", "set", "void0", "arp", "off", "up")
+        self._ns("pub", "ip", "link", "set", "void1", "up")
+        for chain in ("INPUT", "FORWARD"):
+            self._ns("pub", "iptables", "-A", chain, "-i", "void1", "-j", "DROP")
         self._ns("pub", "ip", "route", "add", "default", "dev", "void0")
         # A LAN behind a plain router (no NAT) is routable from the public side; a NATed
         # LAN is not, as on the real internet.
@@ -135,6 +142,7 @@ class NatLab:
 
     def down(self) -> None:
         """Delete everything ``up`` created, even after a partial ``up`` (errors ignored)."""
+        atexit.unregister(self.down)
         for ns in self.ns.values():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
         # A veth pair still in the root namespace (``up`` failed before moving it).

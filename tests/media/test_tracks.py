@@ -33,7 +33,8 @@ from rtcpeer.rtp.sender import RtpSenderCore
 
 
 def test_track_attributes_and_events() -> None:
-    t = RemoteStreamTrack("audio", id="abc")
+    t = RemoteStreamTrack("audio", id="abc", muted=False)
+    assert RemoteStreamTrack("video").muted  # receiver tracks start muted (webrtc-pc 5.3)
     assert (t.kind, t.id, t.label, t.enabled, t.muted, t.readyState) == (
         "audio",
         "abc",
@@ -206,6 +207,8 @@ async def test_asyncio_pipeline_with_replace_track_and_keyframe_requests() -> No
     vrx = RtpReceiverCore(vcodec, ssrc=10)
     arx = RtpReceiverCore(acodec, ssrc=20)
     vtrack, atrack = RemoteStreamTrack("video"), RemoteStreamTrack("audio")
+    unmuted: list[str] = []
+    vtrack.addEventListener("unmute", lambda e: unmuted.append(e.type))
     vrecv = RtpMediaReceiver(vrx, VideoDecoder("VP8"), vtrack)
     arecv = RtpMediaReceiver(arx, AudioDecoder(), atrack)
 
@@ -226,6 +229,7 @@ async def test_asyncio_pipeline_with_replace_track_and_keyframe_requests() -> No
     vframes = [await asyncio.wait_for(vtrack.recv(), 5) for _ in range(10)]
     aframes = [await asyncio.wait_for(atrack.recv(), 5) for _ in range(10)]
     assert all(f.width == 160 for f in vframes) and all(f.samples == 960 for f in aframes)
+    assert unmuted == ["unmute"] and not vtrack.muted and not atrack.muted
     vcore.receive_rtcp([Pli(1, 10)], loop.time())
     vs.replace_track(VideoTestTrack(96, 64, framerate=60))
     size = None

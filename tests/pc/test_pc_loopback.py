@@ -349,3 +349,38 @@ async def test_icecandidateerror_for_unreachable_stun_server() -> None:
     assert errors[0].url.startswith("stun:127.0.0.1") and errors[0].errorCode == 701
     assert errors[0].errorText
     await close_all(pc)
+
+
+async def test_rollback_of_restart_offer_restores_credentials() -> None:
+    a, b, dc, remote = await open_pair()
+    await _echo(remote)
+    old = _ufrag(a)
+    a.restartIce()
+    await a.setLocalDescription()
+    assert _ufrag(a) != old and a.signalingState == "have-local-offer"
+    await a.setLocalDescription({"type": "rollback"})
+    assert _ufrag(a) == old and a.signalingState == "stable"
+    got = asyncio.ensure_future(_collect(dc, 20))
+    for i in range(20):
+        dc.send(f"r{i}")
+    assert await got == [f"r{i}" for i in range(20)]
+    # The restart is still wanted: negotiating now changes the credentials for real.
+    await negotiate(a, b)
+    assert _ufrag(a) != old
+    await wait_for(lambda: a.iceConnectionState in ("connected", "completed"))
+    got = asyncio.ensure_future(_collect(dc, 1))
+    dc.send("after")
+    assert await got == ["after"]
+    await close_all(a, b)
+
+
+async def test_relay_policy_gathers_no_host_candidates() -> None:
+    pc = new_pc(iceTransportPolicy="relay")
+    found: list[Any] = []
+    pc.onicecandidate = lambda e: found.append(e.candidate)
+    pc.createDataChannel("x")
+    await pc.setLocalDescription()
+    await wait_for(lambda: pc.iceGatheringState == "complete")
+    assert found == [None]
+    assert pc.localDescription is not None and "a=candidate" not in pc.localDescription.sdp
+    await close_all(pc)

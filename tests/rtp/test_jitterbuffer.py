@@ -31,7 +31,8 @@ def test_in_order_frames_assemble() -> None:
         jb.insert(p, 0.0)
     frames = jb.pop_frames()
     assert [f.timestamp for f in frames] == [0, 3000, 6000]
-    assert all(len(f.payloads) == 3 and not f.discontinuity for f in frames)
+    assert all(len(f.payloads) == 3 for f in frames)
+    assert [f.discontinuity for f in frames] == [True, False, False]  # nothing before the first
 
 
 def test_reordering_across_wrap() -> None:

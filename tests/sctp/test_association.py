@@ -628,3 +628,17 @@ def test_shutdown_from_both_sides_with_data_in_flight() -> None:
     assert [e.data[0] for e in p.received(1)] == list(range(20))
     assert [e.data[0] for e in p.received(0)] == list(range(20))
     assert p.ev[0][-1] == Closed(None) and p.ev[1][-1] == Closed(None)
+
+
+def test_streams_are_served_round_robin() -> None:
+    """A backlog on one stream delays another stream's message by one message at most."""
+    p = Pair()
+    assert p.connect()
+    for i in range(32):
+        p.a.send(1, 53, bytes([i]) * 65536)
+    p.a.send(3, 51, b"chat")
+    p.a.send(5, 50, b"\x03dcep")
+    assert p.run(lambda: len(p.received(1)) == 34)
+    order = [(e.stream_id, e.data[0]) for e in p.received(1)]
+    assert order.index((3, ord("c"))) <= 1 and order.index((5, 3)) <= 2
+    assert [d for sid, d in order if sid == 1] == list(range(32))

@@ -24,6 +24,8 @@ from rtcpeer.sctp.chunks import (
     ForwardTsnChunk,
     HeartbeatAckChunk,
     HeartbeatChunk,
+    IDataChunk,
+    IForwardTsnChunk,
     IncomingSsnResetRequest,
     InitAckChunk,
     InitChunk,
@@ -110,6 +112,9 @@ SAMPLES: list[Chunk] = [
     ReconfigChunk([AddStreamsRequest(4, 16, incoming=True)]),
     ReconfigChunk([AddStreamsRequest(5, 2)]),
     UnknownChunk(0xBF, 3, b"zz"),
+    IDataChunk(1, 2, 3, 51, b"first", FLAG_BEGIN),
+    IDataChunk(0xFFFFFFFF, 65535, 0xFFFFFFFF, 7, b"x", FLAG_UNORDERED | FLAG_END),
+    IForwardTsnChunk(99, [(1, False, 5), (2, True, 0xFFFFFFFF)]),
 ]
 
 
@@ -129,6 +134,14 @@ def test_sack_exact_bytes() -> None:
     assert SackChunk(10, 20, [(2, 3)], [7]).encode() == bytes.fromhex(
         "030000180000000a00000014000100010002000300000007"
     )
+
+
+def test_idata_exact_bytes() -> None:
+    # RFC 8260 2.1: type 64, flags, length, TSN, stream id, reserved, MID, PPID/FSN, data.
+    raw = IDataChunk(0x01020304, 5, 0x0A0B0C0D, 53, b"abc", FLAG_BEGIN | FLAG_UNORDERED).encode()
+    assert raw == bytes.fromhex("4006 0017 01020304 0005 0000 0a0b0c0d 00000035") + b"abc\0"
+    fwd = IForwardTsnChunk(7, [(3, True, 9), (4, False, 1)]).encode()
+    assert fwd == bytes.fromhex("c2000018 00000007 00030001 00000009 00040000 00000001")
 
 
 def test_forward_tsn_exact_bytes() -> None:
@@ -195,6 +208,10 @@ chunks_st = st.one_of(
         ),
     ),
     st.builds(ShutdownCompleteChunk, st.booleans()),
+    st.builds(
+        IDataChunk, u32, u16, u32, u32, st.binary(min_size=1, max_size=60), st.integers(0, 15)
+    ),
+    st.builds(IForwardTsnChunk, u32, st.lists(st.tuples(u16, st.booleans(), u32), max_size=4)),
 )
 
 

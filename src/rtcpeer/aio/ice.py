@@ -717,8 +717,11 @@ class IceTransport:
             self._timer = None
         for sock in self._sockets.values():
             sock.close()
-        for task in list(self._tcp_tasks):
+        tasks = [*self._tcp_tasks, *self._pending_remote]
+        for task in tasks:
             task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         for conn in list(self._tcp_conns.values()):
             if conn.transport is not None:
                 conn.transport.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -119,7 +120,8 @@ def srtp_keys(profile: str, keying_material: bytes, role: str) -> tuple[bytes, b
 def _verify_callback(
     conn: SSL.Connection, cert: crypto.X509, errno: int, depth: int, ok: int
 ) -> bool:
-    core = conn.get_app_data()
+    ref = conn.get_app_data()
+    core = ref() if isinstance(ref, weakref.ref) else None
     if not isinstance(core, DtlsCore):
         return False
     try:
@@ -213,7 +215,7 @@ class DtlsCore:
         self._interval = initial_timeout
         self._deadline: float | None = None
         conn = SSL.Connection(_context(certificate, srtp), None)
-        conn.set_app_data(self)
+        conn.set_app_data(weakref.ref(self))  # no reference cycle: freed as soon as dropped
         conn.set_ciphertext_mtu(mtu)
         if role == "client":
             conn.set_connect_state()

@@ -141,6 +141,8 @@ class RtpMediaReceiver:
             frames = self.decoder.decode(encoded.data, encoded.timestamp)
             if getattr(self.decoder, "errors", 0) != errors:
                 self.core.request_keyframe(now)  # corrupt reference: resync on a key frame
+            if frames and self.track.muted:
+                self.track._set_muted(False)
             for frame in frames:
                 self.frames_decoded += 1
                 self.track._push(frame)

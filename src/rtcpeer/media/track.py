@@ -106,12 +106,19 @@ def _blank(frame: Any) -> Any:
 class RemoteStreamTrack(MediaStreamTrack):
     """A track fed by an RTP receiver: the transport pushes decoded frames in.
 
+    It starts muted (W3C); ``RtpMediaReceiver`` unmutes it with the first decoded frame.
+
     The queue is bounded; when the application reads too slowly the oldest frames are dropped
     (counted in ``frames_dropped``) rather than letting latency grow.
     """
 
-    def __init__(self, kind: str, id: str | None = None, max_queue: int = 30) -> None:
+    def __init__(
+        self, kind: str, id: str | None = None, max_queue: int = 30, *, muted: bool = True
+    ) -> None:
         super().__init__(kind, id)
+        # webrtc-pc 5.3 (create an RTCRtpReceiver): the track starts muted; the receiver
+        # unmutes it when media arrives
+        self._muted = muted
         self._queue: asyncio.Queue[Any] = asyncio.Queue(max_queue)
         self.frames_dropped = 0
 

@@ -55,7 +55,9 @@ class JitterBuffer:
         self._next: int | None = None
         self._highest = -1
         self._gap_since: float | None = None
-        self._discontinuity = False
+        # nothing vouches for what preceded the first packet (it may have been reordered
+        # behind it), so the first frame is flagged too
+        self._discontinuity = True
         self._ready: list[Frame] = []
         # statistics
         self.duplicates = 0

@@ -10,6 +10,7 @@ Outgoing datagrams are plain RTP/RTCP: the transport protects them (SRTP) before
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,6 +181,13 @@ class RtpSenderCore:
                 if p.media_ssrc == self.ssrc:
                     self.nacks_received += 1
                     for rtx in self.history.retransmit(p.lost, now):
+                        if self._ext_tcc is not None and self._transport_sequence is not None:
+                            # a retransmission is a new packet on the transport (own tcc seq)
+                            exts = dict(rtx.extensions)
+                            exts[self._ext_tcc] = encode_transport_cc_seq(
+                                self._transport_sequence()
+                            )
+                            rtx = dataclasses.replace(rtx, extensions=exts)
                         self._out.append(rtx.serialize())
             elif isinstance(p, Pli):
                 if p.media_ssrc == self.ssrc:

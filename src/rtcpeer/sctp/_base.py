@@ -252,7 +252,11 @@ class AssociationBase:
         # Sender.
         self._next_tsn = 0  # unwrapped
         self._cum_acked = -1  # unwrapped: highest TSN cumulatively acked by the peer
-        self._queue: deque[_OutMsg] = deque()
+        # Queued messages per stream, served round robin at message granularity (fragments of
+        # one message must have consecutive TSNs): a backlog on one channel delays another
+        # channel's message (or a DCEP OPEN) by at most the message in progress.
+        self._out_streams: dict[int, deque[_OutMsg]] = {}
+        self._rr: deque[int] = deque()  # stream ids with queued messages, the one served first
         self._sent: deque[_Out] = deque()
         self._rtx: list[_Out] = []
         self._flight = 0
@@ -325,7 +329,8 @@ class AssociationBase:
         self._header = b""
         for attr in ("_t1_at", "_t2_at", "_t3_at", "_hb_at", "_sack_at", "_reconf_at"):
             setattr(self, attr, None)
-        self._queue.clear()
+        self._out_streams.clear()
+        self._rr.clear()
         self._sent.clear()
         self._rtx.clear()
         self._ctrl.clear()
@@ -357,8 +362,22 @@ class AssociationBase:
             self._srtt = 0.875 * self._srtt + 0.125 * r
         self._rto = min(max(self._srtt + 4 * self._rttvar, self.rto_min), self.rto_max)
 
+    def _drop_head(self, sid: int) -> None:
+        """Remove the head message of stream ``sid`` and move the stream to the back."""
+        q = self._out_streams[sid]
+        q.popleft()
+        rr = self._rr
+        if rr and rr[0] == sid:
+            rr.popleft()
+        else:
+            rr.remove(sid)
+        if q:
+            rr.append(sid)
+        else:
+            del self._out_streams[sid]
+
     def _buffered_empty(self) -> bool:
-        return not self._queue and not self._sent
+        return not self._rr and not self._sent
 
     # Implemented by the mixins; declared here so each mixin type-checks on its own.
 

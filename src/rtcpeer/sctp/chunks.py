@@ -9,7 +9,8 @@ Implements the wire format of:
 - RFC 3758 section 3 (FORWARD TSN chunk, Forward-TSN-Supported parameter);
 - RFC 6525 section 3-4 (RE-CONFIG chunk; outgoing/incoming SSN reset requests, SSN/TSN reset
   request, add streams requests, re-configuration response);
-- RFC 5061 section 4.2.7 (Supported Extensions parameter).
+- RFC 5061 section 4.2.7 (Supported Extensions parameter);
+- RFC 8260 sections 2.1 and 2.3 (I-DATA and I-FORWARD-TSN chunks for message interleaving).
 
 The association's hot path does not go through these classes for DATA: it reads DATA chunks
 straight out of the packet (see :mod:`rtcpeer.sctp.association`). These classes are used for
@@ -37,6 +38,8 @@ __all__ = [
     "ForwardTsnChunk",
     "HeartbeatAckChunk",
     "HeartbeatChunk",
+    "IDataChunk",
+    "IForwardTsnChunk",
     "InitAckChunk",
     "InitChunk",
     "Packet",
@@ -141,6 +144,7 @@ _HDR = struct.Struct("!HHI")  # ports and verification tag; the checksum is litt
 _CRC = struct.Struct("<I")
 _CHUNK_HDR = struct.Struct("!BBH")
 _DATA_HDR = struct.Struct("!BBHIHHI")
+_IDATA_HDR = struct.Struct("!BBHIHHII")
 _INIT = struct.Struct("!IIHHI")
 _SACK = struct.Struct("!IIHH")
 _U32 = struct.Struct("!I")
@@ -476,6 +480,72 @@ class ForwardTsnChunk(Chunk):
         return cls(tsn, streams)
 
 
+@dataclass(slots=True)
+class IDataChunk(Chunk):
+    """RFC 8260 section 2.1: a DATA chunk with a 32-bit Message Identifier and a Fragment
+    Sequence Number; the PPID is only carried by the first fragment (B bit set), the other
+    fragments carry their FSN in the same field (the first fragment's FSN is 0)."""
+
+    tsn: int
+    stream_id: int
+    mid: int
+    ppid_or_fsn: int
+    user_data: bytes
+    flags: int = FLAG_BEGIN | FLAG_END
+    type = ChunkType.I_DATA
+
+    def encode(self) -> bytes:
+        length = 20 + len(self.user_data)
+        return (
+            _IDATA_HDR.pack(
+                ChunkType.I_DATA,
+                self.flags,
+                length,
+                self.tsn,
+                self.stream_id,
+                0,
+                self.mid,
+                self.ppid_or_fsn,
+            )
+            + self.user_data
+            + b"\x00" * (_pad(length) - length)
+        )
+
+    @classmethod
+    def decode(cls, flags: int, body: bytes) -> IDataChunk:
+        if len(body) < 16:
+            raise ParseError("I-DATA chunk shorter than its header")
+        tsn, sid, _, mid, ppid_fsn = struct.unpack_from("!IHHII", body)
+        return cls(tsn, sid, mid, ppid_fsn, bytes(body[16:]), flags)
+
+
+@dataclass(slots=True)
+class IForwardTsnChunk(Chunk):
+    """RFC 8260 section 2.3: new cumulative TSN and the (stream, unordered, MID) skipped."""
+
+    new_cumulative_tsn: int
+    streams: list[tuple[int, bool, int]] = field(default_factory=list)
+    type = ChunkType.I_FORWARD_TSN
+
+    def encode(self) -> bytes:
+        body = _U32.pack(self.new_cumulative_tsn) + b"".join(
+            struct.pack("!HHI", sid, 1 if unordered else 0, mid)
+            for sid, unordered, mid in self.streams
+        )
+        return self._wrap(self.type, 0, body)
+
+    @classmethod
+    def decode(cls, flags: int, body: bytes) -> IForwardTsnChunk:
+        if len(body) < 4 or (len(body) - 4) % 8:
+            raise ParseError("I-FORWARD-TSN chunk has a bad length")
+        tsn = _U32.unpack_from(body)[0]
+        streams = []
+        for i in range(4, len(body), 8):
+            sid, uflags, mid = struct.unpack_from("!HHI", body, i)
+            streams.append((sid, bool(uflags & 1), mid))
+        return cls(tsn, streams)
+
+
 # --- RE-CONFIG (RFC 6525) --------------------------------------------------------------------
 
 
@@ -653,7 +723,7 @@ class ReconfigChunk(Chunk):
 
 @dataclass(slots=True)
 class UnknownChunk(Chunk):
-    """A chunk type this codec does not decode (including I-DATA / I-FORWARD-TSN)."""
+    """A chunk type this codec does not decode."""
 
     chunk_type: int
     flags: int
@@ -679,6 +749,8 @@ _DECODERS: dict[int, type[Chunk]] = {
     ChunkType.SHUTDOWN_COMPLETE: ShutdownCompleteChunk,
     ChunkType.FORWARD_TSN: ForwardTsnChunk,
     ChunkType.RECONFIG: ReconfigChunk,
+    ChunkType.I_DATA: IDataChunk,
+    ChunkType.I_FORWARD_TSN: IForwardTsnChunk,
 }
 
 

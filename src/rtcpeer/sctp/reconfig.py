@@ -128,7 +128,7 @@ class ReconfigMixin(AssociationBase):
     def _maybe_send_reset(self) -> None:
         if self._reconf_req is not None or not self._reset_queue:
             return
-        waiting = {m.sid for m in self._queue if not m.abandoned}
+        waiting = self._out_streams
         ids = [s for s in self._reset_queue if s not in waiting]
         if not ids:
             return

@@ -5,6 +5,8 @@ avoidance, fast retransmit and fast recovery) and PR-SCTP abandonment (RFC 3758 
 
 from __future__ import annotations
 
+from collections import deque
+
 from google_crc32c import _crc32c as _crc
 
 from rtcpeer.errors import InvalidStateError, OperationError
@@ -72,7 +74,12 @@ class SenderMixin(AssociationBase):
         if now is not None:
             self._now = now
         expires = None if max_lifetime is None else self._now + max_lifetime
-        self._queue.append(_OutMsg(stream_id, ppid, view, not ordered, max_retransmits, expires))
+        msg = _OutMsg(stream_id, ppid, view, not ordered, max_retransmits, expires)
+        q = self._out_streams.get(stream_id)
+        if q is None:
+            q = self._out_streams[stream_id] = deque()
+            self._rr.append(stream_id)
+        q.append(msg)
         self._buffered[stream_id] = self._buffered.get(stream_id, 0) + size
         self._queued_bytes += size
 
@@ -276,8 +283,10 @@ class SenderMixin(AssociationBase):
                 self._sent.append(end)
                 self._next_tsn = tsn + 1
                 msg.last_tsn = tsn
-        if msg.first_tsn >= 0 and self._queue and self._queue[0] is msg:
-            self._queue.popleft()
+        if msg.first_tsn >= 0:
+            q = self._out_streams.get(msg.sid)
+            if q and q[0] is msg:
+                self._drop_head(msg.sid)
 
     def _advance_peer_ack(self) -> bool:
         """RFC 3758 3.5 C1: move the advanced peer ack point over abandoned chunks."""
@@ -321,7 +330,8 @@ class SenderMixin(AssociationBase):
         sending = self.state in _SENDING_STATES
         cap = (self.mtu - 12) & ~3
         pack_into = _DATA_HDR.pack_into
-        queue = self._queue
+        streams = self._out_streams
+        rr = self._rr
         sent = self._sent
         ctrl = self._ctrl
         out = self._packets
@@ -332,7 +342,7 @@ class SenderMixin(AssociationBase):
             has_rtx = sending and bool(self._rtx)
             can_new = (
                 sending
-                and bool(queue)
+                and bool(rr)
                 and self._flight < self._cwnd
                 and (self._peer_rwnd > 0 or self._flight == 0)
             )
@@ -367,20 +377,20 @@ class SenderMixin(AssociationBase):
                 cwnd = self._cwnd
                 rwnd = self._peer_rwnd
                 next_tsn = self._next_tsn
-                while queue and flight < cwnd and (rwnd > 0 or flight == 0):
+                while rr and flight < cwnd and (rwnd > 0 or flight == 0):
                     room = cap - pos - 16
                     if room < 64:
                         break
-                    msg = queue[0]
+                    msg = streams[rr[0]][0]
                     if msg.abandoned:
-                        queue.popleft()
+                        self._drop_head(msg.sid)
                         continue
                     total = len(msg.data)
                     off = msg.offset
                     if off == 0:
                         if msg.expires is not None and now > msg.expires:
                             self._abandon(msg)
-                            queue.popleft()
+                            self._drop_head(msg.sid)
                             continue
                         if not msg.flags & FLAG_UNORDERED:
                             ssn = self._ssn_out.get(msg.sid, 0)
@@ -416,7 +426,13 @@ class SenderMixin(AssociationBase):
                     self._queued_bytes -= n
                     self._buffer_decreased.add(msg.sid)
                     if flags & FLAG_END:
-                        queue.popleft()
+                        sid = rr.popleft()  # the message is done: next stream's turn
+                        q = streams[sid]
+                        q.popleft()
+                        if q:
+                            rr.append(sid)
+                        else:
+                            del streams[sid]
                 self._next_tsn = next_tsn
                 self._flight = flight
                 self._peer_rwnd = max(rwnd, 0)

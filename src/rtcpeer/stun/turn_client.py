@@ -315,9 +315,10 @@ class TurnClient:
     def create_permission(self, peer: Address | str, now: float) -> None:
         """Install (and keep refreshing) a permission for the peer's IP address."""
         ip = _norm_ip(peer if isinstance(peer, str) else peer[0])
-        if ip in self._permissions:
+        known = self._permissions.get(ip)
+        if known is not None and known.state != "failed":
             return
-        self._permissions[ip] = _Permission()
+        self._permissions[ip] = _Permission()  # new, or a retry after a refusal
         if self.state == "allocated":
             self._send_permission([ip], now)
 

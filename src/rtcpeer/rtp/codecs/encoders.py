@@ -90,6 +90,9 @@ class VideoEncoder:
         ctx.bit_rate = self.target_bitrate
         ctx.gop_size = 3000  # key frames on demand (PLI/FIR), and every ~100 s anyway
         ctx.options = dict(self._OPTIONS[self.codec])
+        # Threads only pay off for large frames; for small ones their hand-offs cost more than
+        # they save (and spin on a busy machine).
+        ctx.thread_count = 1 if width * height <= 640 * 480 else 2
         if self.codec == "H264":
             ctx.max_b_frames = 0
         ctx.open()
@@ -180,6 +183,8 @@ class VideoDecoder:
         if name is None:
             raise ValueError(f"no video decoder for {codec!r}")
         self._ctx: Any = av.CodecContext.create(name, "r")
+        # frame threading would hold frames back (one per thread): latency we do not want
+        self._ctx.thread_count = 1
         self._time_base = fractions.Fraction(1, VIDEO_CLOCK)
         self._unwrap = _Unwrapper()
         self.errors = 0
@@ -187,7 +192,7 @@ class VideoDecoder:
     def decode(self, data: bytes, timestamp: int) -> list[Any]:
         try:
             frames = self._ctx.decode(av.Packet(data))
-        except av.error.FFmpegError as exc:  # corrupt input from the network
+        except Exception as exc:  # corrupt input from the network: FFmpeg or PyAV errors
             self.errors += 1
             logger.debug("video decode error: %s", exc)
             return []
@@ -213,7 +218,7 @@ class AudioDecoder:
     def decode(self, data: bytes, timestamp: int) -> list[Any]:
         try:
             frames = self._ctx.decode(av.Packet(data))
-        except av.error.FFmpegError as exc:
+        except Exception as exc:  # corrupt input from the network
             self.errors += 1
             logger.debug("audio decode error: %s", exc)
             return []

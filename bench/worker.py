@@ -276,17 +276,40 @@ class _Counter(asyncio.DatagramProtocol):
 
 
 async def role_ceiling_recv(impl: Impl | None, params: Json) -> Json:
+    """Counts datagrams for ``seconds`` from the first one. ``reader`` "endpoint": asyncio's
+    datagram transport (one recvfrom per readiness); "batch": loop.add_reader and up to 64
+    recvfrom(65536) per readiness, as a careful asyncio program reads."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
     done: asyncio.Future[Json] = loop.create_future()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Counter(float(params["seconds"]), done), sock=sock
-    )
+    counter = _Counter(float(params["seconds"]), done)
+    if params.get("reader", "endpoint") == "endpoint":
+        transport, _ = await loop.create_datagram_endpoint(lambda: counter, sock=sock)
+        close = transport.close
+    else:
+        received = counter.datagram_received
+        recv = sock.recvfrom
+
+        def ready() -> None:
+            for _ in range(64):
+                try:
+                    data, addr = recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    return
+                received(data, addr)
+
+        loop.add_reader(sock.fileno(), ready)
+
+        def close() -> None:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+
     write_line({"port": sock.getsockname()[1]})
     write_line(await asyncio.wait_for(done, 60))
-    transport.close()
+    close()
     return {}
 
 
@@ -294,7 +317,11 @@ async def scenario_ceiling(impl: Impl | None, params: Json) -> Json:
     """Datagrams/s one asyncio process receives from another blasting 1,200-byte datagrams."""
     seconds, size = params["seconds"], params.get("size", 1200)
     proc = await spawn(
-        "ceiling-recv", "--loop", params["loop"], "--params", json.dumps({"seconds": seconds})
+        "ceiling-recv",
+        "--loop",
+        params["loop"],
+        "--params",
+        json.dumps({"seconds": seconds, "reader": params.get("reader", "endpoint")}),
     )
     port = (await read_json(proc.stdout, 30))["port"]
     loop = asyncio.get_running_loop()

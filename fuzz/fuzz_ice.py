@@ -103,7 +103,8 @@ def TestOneInput(data: bytes) -> None:
             raise AssertionError("application data on the selected pair was not delivered")
     elif mode == 1:
         agent = _agent()
-        mutated = bytes(a ^ b for a, b in zip(_VALID, rest.ljust(len(_VALID), b"\x00")))
+        mask = rest[: len(_VALID)].ljust(len(_VALID), b"\x00")
+        mutated = bytes(a ^ b for a, b in zip(_VALID, mask, strict=True))
         agent.receive(mutated, LOCAL, REMOTE, 1.0)
         agent.datagrams_to_send()
         agent.events()

@@ -8,7 +8,7 @@
     python fuzz/run.py stun -- -max_len=4096        # extra libFuzzer flags after "--"
 
 Each target gets a corpus directory ``<workdir>/<target>/corpus`` seeded from the target's
-``seeds()`` and from ``fuzz/corpus/<target>/`` when that exists; crash reproducers are written
+``seeds()`` (written by ``_harness.main`` when ``RTCPEER_FUZZ_SEED_DIR`` is set) and from ``fuzz/corpus/<target>/`` when that exists; crash reproducers are written
 to ``<workdir>/<target>/`` and listed in the summary. ``--workdir`` defaults to
 ``$TMPDIR/rtcpeer-fuzz`` (new corpus entries are scratch, not source; it persists between runs
 so a long run continues from the last one's corpus). The exit
@@ -20,10 +20,6 @@ does not exist yet (exit status 3, "fuzz-skip") are reported and do not fail the
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
-import importlib.util
-import io
 import os
 import re
 import subprocess
@@ -51,41 +47,12 @@ def targets(directory: Path = HERE) -> dict[str, Path]:
     return {p.stem.removeprefix("fuzz_"): p for p in sorted(directory.glob("fuzz_*.py"))}
 
 
-def _write_seeds(name: str, path: Path, corpus: Path) -> int:
-    """Import the target (in this process) and write its ``seeds()`` into ``corpus``."""
-    count = 0
-    sys.path.insert(0, str(HERE))
-    os.environ["RTCPEER_FUZZ_SEEDS_ONLY"] = "1"
-    try:
-        spec = importlib.util.spec_from_file_location(f"_fuzz_seeds_{name}", path)
-        if spec is None or spec.loader is None:
-            return 0
-        module = importlib.util.module_from_spec(spec)
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            spec.loader.exec_module(module)
-        seeds = getattr(module, "seeds", None)
-        if seeds is None:
-            return 0
-        for seed in seeds():
-            data = bytes(seed)
-            (corpus / hashlib.sha1(data).hexdigest()).write_bytes(data)
-            count += 1
-    except BaseException as exc:  # a target that cannot import is reported when it runs
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-    finally:
-        sys.path.remove(str(HERE))
-        del os.environ["RTCPEER_FUZZ_SEEDS_ONLY"]
-    return count
-
-
 def run_target(
     name: str, path: Path, workdir: Path, seconds: float, runs: int | None, extra: list[str]
 ) -> Result:
     tdir = workdir / name
     corpus = tdir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    _write_seeds(name, path, corpus)
     dirs = [str(corpus)]
     static = HERE / "corpus" / name
     if static.is_dir():
@@ -103,7 +70,7 @@ def run_target(
         *extra,
     ]
     env = dict(os.environ)
-    env.pop("RTCPEER_FUZZ_SEEDS_ONLY", None)
+    env["RTCPEER_FUZZ_SEED_DIR"] = str(corpus)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT / "src"), str(HERE), *filter(None, [env.get("PYTHONPATH")])]
     )

@@ -15,7 +15,8 @@ from coturn import Coturn
 from coturn import available as coturn_available
 
 from rtcpeer.aio.ice import IceTransport
-from rtcpeer.ice.agent import IceState
+from rtcpeer.aio.mdns import MdnsResponder, resolve
+from rtcpeer.ice.agent import IceAgent, IceState
 from rtcpeer.ice.gather import InterfaceAddress, enumerate_addresses, usable_addresses
 from rtcpeer.sdp.candidate import Candidate
 from rtcpeer.turnserver import TurnServer
@@ -247,8 +248,9 @@ async def test_restart_keeps_data_flowing_and_renominates() -> None:
     old_ufrag = a.ice.local_ufrag
     # Both sides restart (as after a new offer/answer with fresh credentials).
     a.ice.restart()
-    b.ice.restart()
+    b.ice.restart("BBBB", "b" * 24)  # credentials already written into a description
     assert a.ice.local_ufrag != old_ufrag
+    assert (b.ice.local_ufrag, b.ice.local_pwd) == ("BBBB", "b" * 24)
     a.ice.send(b"\x17during")  # the old selected pair still carries data
     await asyncio.wait_for(b.got_data.wait(), 2.0)
     assert b.data == [b"\x17during"]
@@ -363,3 +365,53 @@ async def test_relay_through_embedded_turn_server(transport: str) -> None:
         assert b.data == [b"\x17over the relay"]
         await a.ice.close()
         await b.ice.close()
+
+
+async def test_peer_vanishes_disconnected_then_failed() -> None:
+    # Consent freshness (RFC 7675) on real sockets, with the timers scaled down: B goes away
+    # without a word; A notices (disconnected), then gives up (failed).
+    agent = IceAgent(True, consent_interval=0.1, disconnected_timeout=0.3, consent_timeout=0.8)
+    a = Peer(True, [LO4], agent=agent)
+    b = Peer(False, [LO4])
+    link(a, b)
+    await asyncio.gather(a.ice.gather(), b.ice.gather())
+    await asyncio.wait_for(asyncio.gather(a.ice.connect(), b.ice.connect()), 5.0)
+    await asyncio.sleep(0.4)  # consent keeps flowing while B is there
+    assert a.ice.state in (IceState.CONNECTED, IceState.COMPLETED)
+    await b.ice.close()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    while a.ice.state is not IceState.FAILED and loop.time() - t0 < 3.0:
+        await asyncio.sleep(0.02)
+    assert a.ice.state is IceState.FAILED
+    assert loop.time() - t0 < 1.5
+    assert IceState.DISCONNECTED in a.states
+    assert a.states.index(IceState.DISCONNECTED) < a.states.index(IceState.FAILED)
+    await a.ice.close()
+
+
+async def test_mdns_published_host_candidates_resolve_and_connect() -> None:
+    # A signals its host candidate as a random .local name (RFC 8828) answered by its own
+    # responder; B resolves it (legacy unicast query, here aimed at the responder's port).
+    responder = MdnsResponder(port=0, bind_host="127.0.0.1")
+    assert await responder.start()
+    address = responder.address
+    assert address is not None
+
+    async def resolver(name: str) -> str | None:
+        return await resolve(name, timeout=1.0, group=address, retransmit=0.1)
+
+    try:
+        a = Peer(True, [LO4], mdns_responder=responder)
+        b = Peer(False, [LO4], mdns_resolver=resolver)
+        link(a, b)
+        await asyncio.gather(a.ice.gather(), b.ice.gather())
+        hosts = [c.host for c in a.candidates if c is not None]
+        assert len(hosts) == 1 and hosts[0].endswith(".local") and "127.0.0.1" not in hosts[0]
+        await asyncio.wait_for(asyncio.gather(a.ice.connect(), b.ice.connect()), 5.0)
+        assert [c.host for c in b.ice.agent.remote_candidates] == ["127.0.0.1"]
+        assert await resolve("unknown-name.local", timeout=0.2, group=address) is None
+        await a.ice.close()
+        await b.ice.close()
+    finally:
+        responder.close()

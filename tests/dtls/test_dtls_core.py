@@ -420,3 +420,67 @@ def test_core_is_freed_without_the_garbage_collector() -> None:
         assert [r() for r in refs] == [None, None]
     finally:
         gc.enable()
+
+
+def test_record_sizes() -> None:
+    client, server = connected_pair()
+    for size in (0, 1, 1163, 5000, 16384):
+        assert client.send(b"z" * size)
+        dgs = client.datagrams_to_send()
+        assert len(dgs) == (1 if size else 0)
+        for d in dgs:
+            assert server.receive(d, 0.0) == [b"z" * size]
+    with pytest.raises(ValueError):
+        client.send(b"z" * 16385)
+    assert client.connected and server.connected
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_hot_path_forged_and_replayed_records(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rtcpeer.dtls import transport
+
+    if not fast:
+        monkeypatch.setattr(transport._Fast, "available", staticmethod(lambda conn: False))
+    client, server = connected_pair()
+    assert (client._fast is not None) is fast and (server._fast is not None) is fast
+    assert client.send(b"one")
+    (good,) = client.datagrams_to_send()
+    forged = bytearray(good)
+    forged[-1] ^= 1  # break the GCM tag
+    assert server.receive(bytes(forged), 0.0) == []
+    assert server.receive(memoryview(good), 0.0) == [b"one"]  # any buffer type
+    assert server.receive(good, 0.0) == []  # replay
+    assert server.connected
+    for size in (1, 1200, 16384):
+        assert server.send(bytearray(b"q" * size))
+        (d,) = server.datagrams_to_send()
+        assert client.receive(d, 0.0) == [b"q" * size]
+    client.close()
+    for d in client.datagrams_to_send():
+        server.receive(d, 0.0)
+    assert server.state is DtlsState.CLOSED
+
+
+def test_failures_do_not_leak_into_other_associations() -> None:
+    """OpenSSL's error queue is per thread: one association's failure must not poison another."""
+    good_c, good_s = connected_pair()
+    a, _ = certs()
+    bad_c, bad_s = make_pair(client_fps=fp(a))
+    bad_c.start(0.0)
+    bad_s.start(0.0)
+    pump(bad_c, bad_s)
+    assert bad_c.state is DtlsState.FAILED
+    forged = bytes([23, 0xFE, 0xFD, 0, 1]) + bytes(6) + (40).to_bytes(2, "big") + bytes(40)
+    assert good_s.receive(forged, 0.0) == []
+    assert good_c.send(b"fine")
+    (d,) = good_c.datagrams_to_send()
+    assert good_s.receive(d, 0.0) == [b"fine"]
+    assert good_s.connected and good_c.connected
+
+
+def test_small_mtu_over_a_link_that_drops_bigger_datagrams() -> None:
+    config = LinkConfig(loss=0.1, reorder=0.2, seed=11, mtu=400)
+    pair = LinkedPair(config, mtu=400)
+    pair.start()
+    assert pair.run(lambda: pair.client.connected and pair.server.connected, max_time=60.0)
+    assert pair.link.dropped[0] + pair.link.dropped[1] >= 0

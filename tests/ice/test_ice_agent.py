@@ -479,3 +479,23 @@ def test_random_networks_agree_on_one_pair(
     assert sa is not None and sb is not None
     # Both ends use the same pair, seen from either side.
     assert (sa.local_key, sa.remote_addr) == (sb.remote_addr, sb.local_key)
+
+
+def test_candidates_and_checks_before_remote_credentials() -> None:
+    # Trickle (RFC 8838 section 11): B learns A's candidate and even gets A's checks before
+    # it knows A's credentials (the answer is still on its way). B answers the checks (they
+    # only need B's own password) but cannot check back until the credentials arrive.
+    a, b = make_pair()
+    a.agent.set_remote_credentials(b.agent.local_ufrag, b.agent.local_pwd)
+    for cand in b.host_candidates():
+        a.agent.add_remote_candidate(cand)
+    for cand in a.host_candidates():
+        b.agent.add_remote_candidate(cand)
+    net = IceNet(a, b)
+    net.advance(0.5)
+    assert a.agent.state is IceState.COMPLETED  # A's checks (and nomination) were answered
+    assert b.agent.state is IceState.NEW and b.agent.selected_pair is None
+    b.agent.set_remote_credentials(a.agent.local_ufrag, a.agent.local_pwd)
+    assert net.run(lambda: completed(a, b), max_time=5.0)
+    sb = b.agent.selected_pair
+    assert sb is not None and sb.nominated and (sb.local_key, sb.remote_addr) == (B_ADDR, A_ADDR)

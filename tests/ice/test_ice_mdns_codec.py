@@ -17,6 +17,7 @@ from rtcpeer.ice.mdns import (
     encode_response,
     is_mdns_name,
     parse_answers,
+    parse_query,
 )
 
 NAME = "1f0a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8.local"
@@ -77,5 +78,33 @@ def test_parse_never_raises_anything_else(data: bytes) -> None:
 def test_parse_response_like_garbage(data: bytes) -> None:
     try:
         parse_answers(b"\x00\x01\x84\x00" + data)
+    except MdnsParseError:
+        pass
+
+
+def test_query_parse_roundtrip_and_refusals() -> None:
+    assert parse_query(encode_query(NAME.upper(), 0xBEEF, (TYPE_A, TYPE_AAAA))) == (
+        0xBEEF,
+        [(NAME, TYPE_A), (NAME, TYPE_AAAA)],
+    )
+    with pytest.raises(MdnsParseError):
+        parse_query(encode_response(1, NAME, "192.0.2.1"))  # a response
+    with pytest.raises(MdnsParseError):
+        parse_query(b"\x00\x01\x28\x00" + bytes(8))  # opcode 5 (UPDATE)
+
+
+label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=20)
+
+
+@given(st.lists(label, min_size=1, max_size=4), st.integers(0, 0xFFFF))
+def test_query_roundtrip_any_name(labels: list[str], qid: int) -> None:
+    name = ".".join(labels)
+    assert parse_query(encode_query(name, qid, (TYPE_AAAA,))) == (qid, [(name, TYPE_AAAA)])
+
+
+@given(st.binary(max_size=300))
+def test_parse_query_never_raises_anything_else(data: bytes) -> None:
+    try:
+        parse_query(data)
     except MdnsParseError:
         pass

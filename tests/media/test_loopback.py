@@ -18,25 +18,32 @@ from rtcpeer.rtp.codecs.encoders import (
     VideoEncoder,
     h264_encoder_available,
 )
-from rtcpeer.rtp.packet import EXT_ABS_SEND_TIME, EXT_MID, EXT_TRANSPORT_CC, RtpPacket, is_rtcp
+from rtcpeer.rtp.packet import EXT_ABS_SEND_TIME, EXT_MID, EXT_TRANSPORT_CC
 from rtcpeer.rtp.receiver import RtpReceiverCore
-from rtcpeer.rtp.rtcp import parse_rtcp
 from rtcpeer.rtp.sender import RtpSenderCore
-from rtcpeer.rtp.srtp import SrtpSession, keying_material_length
+from rtcpeer.rtp.session import RtpSession
+from rtcpeer.rtp.srtp import keying_material_length
 
 EXTS = {EXT_MID: 1, EXT_ABS_SEND_TIME: 2, EXT_TRANSPORT_CC: 3}
 
 
 class Call:
+    """Side 0 sends, side 1 receives; each side is an RtpSession (SRTP + BUNDLE routing)."""
+
     def __init__(self, video: RtpCodec, loss: float, profile: str, seed: int = 7) -> None:
         self.clock = FakeClock(0.0)
         self.link = LossyLink(
             self.clock, LinkConfig(loss=loss, delay=0.02, reorder=0.05, jitter=0.01, seed=seed)
         )
         km = os.urandom(keying_material_length(profile))
-        self.srtp = [SrtpSession(profile, km, True), SrtpSession(profile, km, False)]
+        self.sessions = [
+            RtpSession(mid_extension_id=1, transport_cc_extension_id=3) for _ in range(2)
+        ]
+        self.sessions[0].set_srtp(profile, km, True)
+        self.sessions[1].set_srtp(profile, km, False)
+        self.srtp = [s.srtp for s in self.sessions]
         rng = random.Random(seed)
-        counter = iter(range(1 << 30))
+        tx = self.sessions[0]
         self.vsend = RtpSenderCore(
             video,
             1111,
@@ -45,11 +52,22 @@ class Call:
             mid="0",
             extensions=EXTS,
             rng=rng,
-            transport_sequence=lambda: next(counter),
+            transport_sequence=tx.next_transport_sequence,
         )
-        self.asend = RtpSenderCore(AUDIO_CODECS[0], 3333, mid="1", extensions=EXTS, rng=rng)
-        self.vrecv = RtpReceiverCore(video, ssrc=1111, rtx_payload_type=97, local_ssrc=5555)
-        self.arecv = RtpReceiverCore(AUDIO_CODECS[0], ssrc=3333, local_ssrc=5556)
+        self.asend = RtpSenderCore(
+            AUDIO_CODECS[0],
+            3333,
+            mid="1",
+            extensions=EXTS,
+            rng=rng,
+            transport_sequence=tx.next_transport_sequence,
+        )
+        tx.add_sender(self.vsend)
+        tx.add_sender(self.asend)
+        self.vrecv = RtpReceiverCore(video, rtx_payload_type=97, local_ssrc=5555)
+        self.arecv = RtpReceiverCore(AUDIO_CODECS[0], local_ssrc=5556)
+        self.sessions[1].add_receiver(self.vrecv, mid="0")
+        self.sessions[1].add_receiver(self.arecv, mid="1")
         self.venc = VideoEncoder(video.name, 400_000)
         self.aenc = OpusEncoder()
         self.vdec = VideoDecoder(video.name)
@@ -57,36 +75,12 @@ class Call:
         self.video_frames: list[object] = []
         self.audio_frames: list[object] = []
 
-    def deliver(self, to: int, data: bytes, now: float) -> None:
-        s = self.srtp[to]
-        if is_rtcp(data):
-            plain = s.unprotect_rtcp(data)
-            assert plain is not None
-            pkts = parse_rtcp(plain)
-            if to == 0:
-                self.vsend.receive_rtcp(pkts, now)
-                self.asend.receive_rtcp(pkts, now)
-            else:
-                self.vrecv.receive_rtcp(pkts, now)
-                self.arecv.receive_rtcp(pkts, now)
-            return
-        plain = s.unprotect(data)
-        assert plain is not None
-        p = RtpPacket.parse(plain)
-        assert p.extensions[1] in (b"0", b"1")  # mid on every packet (BUNDLE demux)
-        (self.arecv if p.ssrc == 3333 else self.vrecv).receive_rtp(p, now)
-
     def flush(self) -> None:
-        for core in (self.vsend, self.asend):
-            for d in core.packets_to_send():
-                prot = self.srtp[0].protect_rtcp(d) if is_rtcp(d) else self.srtp[0].protect(d)
-                self.link.send(0, prot)
-        for core in (self.vrecv, self.arecv):
-            for d in core.packets_to_send():
-                self.link.send(1, self.srtp[1].protect_rtcp(d))
+        for side, session in enumerate(self.sessions):
+            for d in session.datagrams_to_send():
+                self.link.send(side, d)
         for enc in self.vrecv.frames():
-            frames = self.vdec.decode(enc.data, enc.timestamp)
-            self.video_frames.extend(frames)
+            self.video_frames.extend(self.vdec.decode(enc.data, enc.timestamp))
         for enc in self.arecv.frames():
             self.audio_frames.extend(self.adec.decode(enc.data, enc.timestamp))
 
@@ -94,7 +88,6 @@ class Call:
         vsrc, asrc = VideoTestTrack(320, 240), AudioToneTrack()
         tick = 0.005
         next_v = next_a = 0.0
-        cores = (self.vsend, self.asend, self.vrecv, self.arecv)
         while self.clock.now < seconds:
             now = self.clock.now
             if now >= next_v:
@@ -107,11 +100,11 @@ class Call:
                 next_a += 0.02
             self.flush()
             for to, data in self.link.deliver_due():
-                self.deliver(to, data, now)
-            for core in cores:
-                t = core.next_timeout()
+                self.sessions[to].receive(data, now)
+            for session in self.sessions:
+                t = session.next_timeout()
                 if t is not None and t <= now:
-                    core.timeout(now)
+                    session.timeout(now)
             self.flush()
             self.clock.advance(tick)
 
@@ -133,7 +126,9 @@ def test_lossy_loopback_repairs_video_with_nack_rtx(profile: str) -> None:
     assert pts == sorted(pts) and pts[1] - pts[0] == 3000
     a = call.audio_frames[-1]
     assert a.sample_rate == 48000 and a.samples == 960  # type: ignore[attr-defined]
-    assert call.srtp[0].auth_failures == 0 and call.srtp[1].auth_failures == 0
+    assert all(s is not None and s.auth_failures == 0 for s in call.srtp)
+    assert call.sessions[1].unroutable == 0 and call.sessions[1].twcc._count > 10
+    assert call.vsend.bwe.loss < 0.2  # transport-cc feedback arrived and was counted
     # receiver reports flowed back: the sender measured a round trip close to 2 x 20 ms
     assert call.vsend.rtt is not None and 0.03 <= call.vsend.rtt <= 0.06
 
@@ -144,3 +139,21 @@ def test_clean_link_h264() -> None:
     call = Call(VIDEO_CODECS[1], loss=0.0, profile="SRTP_AES128_CM_SHA1_80")
     call.run(1.5)
     assert len(call.video_frames) >= 40 and call.vdec.errors == 0
+
+
+def test_video_encoder_keyframes_and_bitrate_reopen() -> None:
+    src = VideoTestTrack(160, 120)
+    enc = VideoEncoder("VP8", 300_000)
+    dec = VideoDecoder("VP8")
+    keys = []
+    for i in range(200):
+        if i == 20:
+            enc.target_bitrate = 200_000  # -33 %: applied once 5 s of frames have passed
+        if i == 160:
+            enc.target_bitrate = 100_000  # -50 %, but only 10 frames after the last reopen
+        force = i == 40
+        for data, _ts in enc.encode(src.next_frame(), force_keyframe=force):
+            keys.append(not data[0] & 1)
+            assert len(dec.decode(data, i * 3000)) == 1
+    assert [i for i, k in enumerate(keys) if k] == [0, 40, 150]  # reopen = key frame
+    assert enc._bitrate_open == 200_000 and dec.errors == 0

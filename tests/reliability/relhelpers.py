@@ -251,3 +251,53 @@ def rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+class FakeSignaler:
+    """One end of an in-process signaling channel for PerfectNegotiation, rewriting candidates
+    so they point at the relay (descriptions lose theirs). Delivery is asynchronous and in
+    order, like a WebSocket."""
+
+    def __init__(self, relay: DatagramRelay, side: str) -> None:
+        self.path = RelayPath(relay, side)
+        self.other: FakeSignaler | None = None
+        self._listeners: list[Callable[[Any], Any]] = []
+        self.sent = 0
+
+    @staticmethod
+    def pair(relay: DatagramRelay) -> tuple[FakeSignaler, FakeSignaler]:
+        a, b = FakeSignaler(relay, "a"), FakeSignaler(relay, "b")
+        a.other, b.other = b, a
+        return a, b
+
+    def addEventListener(self, type: str, fn: Callable[[Any], Any]) -> None:
+        if type == "message":
+            self._listeners.append(fn)
+
+    def removeEventListener(self, type: str, fn: Callable[[Any], Any]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        msg = dict(message)
+        if msg.get("description") is not None:
+            msg["description"] = description_dict(msg["description"])
+        if "candidate" in msg:
+            init = self.path.rewrite(candidate_dict(msg["candidate"]))
+            if init is False:
+                return
+            msg["candidate"] = init
+        other = self.other
+        assert other is not None
+        self.sent += 1
+        asyncio.get_running_loop().call_soon(other._deliver, msg)
+
+    def _deliver(self, msg: dict[str, Any]) -> None:
+        event = _MessageEvent(msg)
+        for fn in list(self._listeners):
+            fn(event)
+
+
+class _MessageEvent:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data

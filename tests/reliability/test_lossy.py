@@ -24,7 +24,7 @@ def lossy(loss: float) -> Impairment:
     )
 
 
-async def _transfer(loss: float, total: int, seed: int, timeout: float) -> dict[str, float]:
+async def transfer(loss: float, total: int, seed: int, timeout: float) -> dict[str, float]:
     t0 = time.monotonic()
     relay, a, b, dc, remote = await relayed_pair(lossy(loss), lossy(loss), seed=seed)
     setup = time.monotonic() - t0
@@ -57,11 +57,14 @@ async def _transfer(loss: float, total: int, seed: int, timeout: float) -> dict[
 
 
 async def test_relay_without_impairment_is_transparent() -> None:
-    result = await _transfer(0.0, 512 * 1024, seed=3, timeout=10)
+    result = await transfer(0.0, 512 * 1024, seed=3, timeout=10)
     assert result["transfer"] < 10
 
 
-@pytest.mark.parametrize(("loss", "seed"), [(0.05, 11), (0.20, 12)])
-async def test_reliable_channel_over_lossy_link(loss: float, seed: int) -> None:
-    result = await _transfer(loss, 2 * 1024 * 1024, seed=seed, timeout=60)
+# CI sizes; `python -m tests.reliability.longrun lossy` runs 2 MiB at both loss rates.
+@pytest.mark.parametrize(
+    ("loss", "seed", "total"), [(0.05, 11, 1024 * 1024), (0.20, 12, 192 * 1024)]
+)
+async def test_reliable_channel_over_lossy_link(loss: float, seed: int, total: int) -> None:
+    result = await transfer(loss, total, seed=seed, timeout=40)
     print(f"loss {loss:.0%}: setup {result['setup']:.2f}s transfer {result['transfer']:.2f}s")

@@ -7,7 +7,8 @@ Two associations (no DTLS) in one process:
 - ``--asyncio``: the same over an asyncio in-memory pipe (``loop.call_soon`` per batch of
   packets, real ``loop.time()`` timers), reported as wall-clock rates, like a real shell.
 
-Run: ``.venv/bin/python tests/sctp/perf_sctp.py [--profile] [--asyncio]``.
+Run: ``.venv/bin/python tests/sctp/perf_sctp.py [--profile] [--asyncio] [--idata]``
+(``--idata``: both ends offer RFC 8260 I-DATA, core mode only).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from rtcpeer.sctp.association import Association, DataReceived
 
 def _pair() -> tuple[Association, Association, list[float]]:
     now = [1000.0]
-    a = Association(True, rng=random.Random(1))
-    b = Association(False, rng=random.Random(2))
+    idata = "--idata" in sys.argv
+    a = Association(True, rng=random.Random(1), interleaving=idata)
+    b = Association(False, rng=random.Random(2), interleaving=idata)
     a.connect(now[0])
     b.connect(now[0])
     _pump(a, b, now, lambda: a.state.value == b.state.value == "established")

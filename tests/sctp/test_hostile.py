@@ -194,13 +194,17 @@ raw_chunk = st.tuples(
 
 
 @settings(max_examples=150)
-@given(st.lists(st.lists(raw_chunk, min_size=1, max_size=4), min_size=1, max_size=6), st.data())
+@given(
+    st.lists(st.lists(raw_chunk, min_size=1, max_size=4), min_size=1, max_size=6),
+    st.booleans(),
+    st.data(),
+)
 def test_random_valid_packets_never_raise(
-    packets: list[list[tuple[int, int, bytes]]], data: st.DataObject
+    packets: list[list[tuple[int, int, bytes]]], interleaving: bool, data: st.DataObject
 ) -> None:
     """Chunks of every type with random flags and bodies, in packets with a correct tag and
     CRC, mixed with real traffic: nothing escapes, and the books stay balanced."""
-    p = Pair()
+    p = Pair(interleaving=interleaving)
     assert p.connect()
     tsn = next_tsn_for_b(p)
     for i in range(5):
@@ -209,7 +213,13 @@ def test_random_valid_packets_never_raise(
     for chunks in packets:
         body = b""
         for ctype, flags, raw in chunks:
-            if ctype in (ChunkType.DATA, ChunkType.FORWARD_TSN) and len(raw) >= 4:
+            tsn_first = (
+                ChunkType.DATA,
+                ChunkType.FORWARD_TSN,
+                ChunkType.I_DATA,
+                ChunkType.I_FORWARD_TSN,
+            )
+            if ctype in tsn_first and len(raw) >= 4:
                 off = data.draw(st.integers(-3, 40))
                 raw = ((tsn + off) & 0xFFFFFFFF).to_bytes(4, "big") + raw[4:]
             length = 4 + len(raw)

@@ -13,11 +13,13 @@ from sctp_helpers import Pair
 from netsim import LinkConfig
 
 
+@pytest.mark.parametrize("interleaving", [False, True], ids=["DATA", "I-DATA"])
 @pytest.mark.parametrize("seed", range(8))
-def test_mixed_streams_at_10_percent_loss(seed: int) -> None:
+def test_mixed_streams_at_10_percent_loss(seed: int, interleaving: bool) -> None:
     cfg = LinkConfig(loss=0.1, duplicate=0.1, reorder=0.3, jitter=0.03, seed=seed)
-    p = Pair(cfg, seed=seed)
+    p = Pair(cfg, seed=seed, interleaving=interleaving)
     assert p.connect()
+    assert p.a._idata is p.b._idata is interleaving
     rng = random.Random(seed)
     kinds = {
         0: dict(ordered=True),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Hashable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -401,3 +403,53 @@ def test_cores_never_raise_on_random_input(data: bytes, prefix: bytes) -> None:
     stream.start(0.0)
     stream.receive_stream(junk, 0.0)
     stream.events()
+
+
+class LossyNet(Net):
+    """Net that drops messages in both directions with a seeded probability."""
+
+    def __init__(self, client: TurnClient, core: TurnServerCore, seed: int, loss: float) -> None:
+        super().__init__(client, core)
+        self.rng = random.Random(seed)
+        self.loss = loss
+
+    def lost(self) -> bool:
+        return self.rng.random() < self.loss
+
+    def flush(self) -> None:
+        for _ in range(50):
+            moved = False
+            for data in self.client.datagrams_to_send():
+                moved = True
+                self.sent_up.append((self.now, data))
+                if not self.lost():
+                    self.core.receive_client(data, "udp", self.addr, self.now)
+            for data, _conn, _addr in self.core.to_clients():
+                moved = True
+                if not self.lost():
+                    self.app.extend(self.client.receive(data, self.now))
+            self.peer_inbox.extend(self.core.to_peers())
+            self.events.extend(self.client.events())
+            if not moved:
+                return
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_lossy_link_still_allocates_and_relays(seed: int) -> None:
+    # 20 % loss each way: retransmissions (and the server's answer cache for retransmitted
+    # requests) carry the allocation, permission and channel through.
+    net = LossyNet(TurnClient(SERVER, "u", "p"), make(), seed, 0.2)
+    net.client.start(net.now)
+    net.flush()
+    net.run_until(net.now + 40)
+    assert net.client.state == "allocated", net.events
+    assert len(net.core.allocations) == 1
+    for i in range(40):
+        net.client.send(b"%d" % i, PEER, net.now)
+        net.flush()
+        net.run_until(net.now + 1)
+    delivered = [d for d, _, _ in net.peer_inbox]
+    assert len(delivered) >= 20  # at most the lossy share of the 40 is missing
+    assert set(delivered) <= {b"%d" % i for i in range(40)}
+    assert net.of(ChannelBound) == [ChannelBound(PEER, 0x4000)]
+    assert net.of(AllocationFailed) == []

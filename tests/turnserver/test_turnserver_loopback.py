@@ -21,7 +21,7 @@ from rtcpeer.turnserver import TurnServer, rest_credentials
 async def relay_round_trip(driver: ClientDriver, peer: PeerSocket) -> None:
     ok = await driver.wait_for(AllocationSucceeded)
     relayed = ok.relayed_address
-    assert relayed[0] == "127.0.0.1"
+    assert relayed[0] == peer.address[0]  # loopback relay of the peer's family
     assert ok.lifetime == 600
     # First packet: permission, then Send indication.
     assert driver.send(b"hello peer", peer.address)
@@ -127,4 +127,23 @@ async def test_cli_style_construction_and_signaling_credentials() -> None:
         assert ok.relayed_address[0] == "127.0.0.1"
         await driver.close()
     finally:
+        await server.close()
+
+
+async def test_ipv6_relay_over_loopback() -> None:
+    server = TurnServer("r", users={"alice": "secret"}, listen=("::1", 0), relay_address="::1")
+    await server.start()
+    peer = await PeerSocket.open("::1")
+    try:
+        assert server.udp_address is not None
+        client = TurnClient(server.udp_address, "alice", "secret", requested_family=2)
+        driver = ClientDriver(client)
+        await driver.start()
+        ok = await driver.wait_for(AllocationSucceeded)
+        assert ok.relayed_address[0] == "::1"
+        assert ok.mapped_address is not None and ok.mapped_address[0] == "::1"
+        await relay_round_trip(driver, peer)
+        await driver.close()
+    finally:
+        peer.close()
         await server.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import socket
 import ssl
@@ -24,7 +25,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from rtcpeer.aio.ice_relay import Relay, RelayError
-from rtcpeer.aio.mdns import Resolver
+from rtcpeer.aio.ice_tcp import IceTcp
+from rtcpeer.aio.mdns import MdnsResponder, Resolver
 from rtcpeer.aio.mdns import resolve as mdns_resolve
 from rtcpeer.ice.agent import (
     IceAgent,
@@ -46,7 +48,6 @@ from rtcpeer.ice.gather import (
     usable_addresses,
 )
 from rtcpeer.ice.mdns import is_mdns_name
-from rtcpeer.ice.tcpframing import MAX_FRAME, Deframer, frame
 from rtcpeer.sdp.candidate import Candidate
 from rtcpeer.stun import (
     Attr,
@@ -147,51 +148,6 @@ class _Socket:
             self.sock.close()
 
 
-class _TcpConn(asyncio.Protocol):
-    """One ICE-TCP connection (RFC 6544) carrying RFC 4571 framed packets."""
-
-    def __init__(self, owner: IceTransport, key: int, remote: Address | None) -> None:
-        self.owner = owner
-        self.key = key
-        self.remote = remote  # known up front for active (outgoing) connections
-        self.transport: asyncio.Transport | None = None
-        self.deframer = Deframer()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        if self.remote is None:
-            peer = transport.get_extra_info("peername")
-            self.remote = (normalize_host(str(peer[0])), int(peer[1]))
-            if not self.owner._register_tcp(self):
-                transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        remote = self.remote
-        if remote is None:
-            return
-        owner = self.owner
-        for packet in self.deframer.feed(data):
-            if packet and packet[0] > 3:
-                if owner._on_data is not None and (
-                    owner._agent.receive(packet, self.key, remote, owner._time()) is not None
-                ):
-                    owner._on_data(packet)
-            else:
-                owner._on_stun(packet, self.key, remote)
-
-    def send(self, data: bytes | bytearray | memoryview) -> None:
-        if self.transport is not None and len(data) <= MAX_FRAME:
-            self.transport.write(frame(data))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        self.owner._unregister_tcp(self)
-
-
-# Accepted ICE-TCP connections per passive candidate: bounds what a flood of connects costs.
-_MAX_TCP_CONNECTIONS = 32
-
-
 class IceTransport:
     """An ICE transport for one component (the W3C RTCIceTransport's engine)."""
 
@@ -217,6 +173,8 @@ class IceTransport:
         agent: IceAgent | None = None,
         tcp: bool = False,
         turn_ssl_context: ssl.SSLContext | None = None,
+        mdns_publish: bool = False,
+        mdns_responder: MdnsResponder | None = None,
     ) -> None:
         if ice_transport_policy not in ("all", "relay"):
             raise ValueError(
@@ -230,6 +188,11 @@ class IceTransport:
         self.stun_timeout = stun_timeout
         self.tcp = tcp
         self.turn_ssl_context = turn_ssl_context
+        # RFC 8828: signal host candidates under random .local names answered by our own
+        # mDNS responder (a given responder is shared and left open by close()).
+        self.mdns_publish = mdns_publish or mdns_responder is not None
+        self._own_responder = mdns_responder is None
+        self._responder = mdns_responder
         self._addresses = list(addresses) if addresses is not None else None
         self._mdns_resolver = mdns_resolver or mdns_resolve
         self.on_candidate = on_candidate
@@ -252,11 +215,7 @@ class IceTransport:
         self._selected: Callable[[bytes | bytearray | memoryview], None] | None = None
         # ICE-TCP (RFC 6544): listeners for passive candidates, keys of active candidates
         # (with their local address) and the open connections by (key, remote address).
-        self._tcp_servers: dict[int, asyncio.Server] = {}
-        self._tcp_active: dict[int, str] = {}
-        self._tcp_conns: dict[tuple[int, Address], _TcpConn] = {}
-        self._tcp_connecting: dict[tuple[int, Address], list[bytes]] = {}
-        self._tcp_tasks: set[asyncio.Task[None]] = set()
+        self._tcp = IceTcp(self._on_packet)
         # TURN allocations (relayed candidates) by their local key.
         self._relays: dict[int, Relay] = {}
         self._next_key = 0
@@ -333,12 +292,29 @@ class IceTransport:
 
     def _emit_candidate(self, candidate: Candidate | None) -> None:
         if candidate is not None:
+            if self._responder is not None:
+                candidate = self._hide_address(candidate, self._responder)
             self._local.append(candidate)
         if self.on_candidate is not None:
             self._call(self.on_candidate, candidate)
 
+    def _hide_address(self, candidate: Candidate, responder: MdnsResponder) -> Candidate:
+        """The candidate as signalled when publishing: host IPs replaced by mDNS names, and
+        no related address revealing them (RFC 8828 section 5.1 and 6.2)."""
+        if candidate.type == "host":
+            return dataclasses.replace(candidate, host=responder.publish(candidate.host))
+        if candidate.related_address is not None:
+            return dataclasses.replace(candidate, related_address="0.0.0.0", related_port=0)
+        return candidate
+
     async def _gather(self) -> None:
         try:
+            if self.mdns_publish and not self._sockets:
+                if self._responder is None:
+                    self._responder = MdnsResponder()
+                if not await self._responder.start():
+                    logger.info("cannot publish mDNS names: signalling host addresses")
+                    self._responder = None
             if self._sockets:
                 # After a restart: same sockets, candidates re-announced for the new ufrag.
                 for cand in list(self._local):
@@ -409,77 +385,18 @@ class IceTransport:
     async def _gather_tcp(self, address: str, local_pref: int) -> None:
         """Passive and active host candidates for ICE-TCP (RFC 6544 section 5.1)."""
         key = self._new_key()
-        try:
-            server = await self._attach().create_server(
-                lambda: _TcpConn(self, key, None), host=address, port=0
-            )
-        except OSError as exc:
-            logger.debug("cannot listen on %s: %s", address, exc)
+        port = await self._tcp.listen(address, key)
+        if port is None or self._closed:
             return
-        self._tcp_servers[key] = server
-        port = int(server.sockets[0].getsockname()[1])
         passive = host_candidate(address, port, local_pref, "tcp", "passive")
         self._agent.add_local_candidate(passive, key)
         self._emit_candidate(passive)
         active_key = self._new_key()
-        self._tcp_active[active_key] = address
+        self._tcp.add_active(address, active_key)
         # Active candidates carry the discard port 9 (RFC 6544 section 4.5).
         active = host_candidate(address, 9, local_pref, "tcp", "active")
         self._agent.add_local_candidate(active, active_key)
         self._emit_candidate(active)
-
-    def _register_tcp(self, conn: _TcpConn) -> bool:
-        assert conn.remote is not None
-        if sum(1 for k, _ in self._tcp_conns if k == conn.key) >= _MAX_TCP_CONNECTIONS:
-            return False
-        self._tcp_conns[(conn.key, conn.remote)] = conn
-        return True
-
-    def _unregister_tcp(self, conn: _TcpConn) -> None:
-        if conn.remote is not None and self._tcp_conns.get((conn.key, conn.remote)) is conn:
-            del self._tcp_conns[(conn.key, conn.remote)]
-
-    def _tcp_send(self, key: int, data: bytes, addr: Address) -> None:
-        conn = self._tcp_conns.get((key, addr))
-        if conn is not None:
-            conn.send(data)
-            return
-        local = self._tcp_active.get(key)
-        if local is None or self._closed:
-            return  # passive side: only the peer can open the connection
-        queued = self._tcp_connecting.get((key, addr))
-        if queued is not None:
-            if len(queued) < 16:
-                queued.append(data)
-            return
-        self._tcp_connecting[(key, addr)] = [data]
-        task = self._attach().create_task(self._tcp_connect(key, local, addr))
-        self._tcp_tasks.add(task)
-        task.add_done_callback(self._tcp_tasks.discard)
-
-    async def _tcp_connect(self, key: int, local: str, addr: Address) -> None:
-        try:
-            _, conn = await asyncio.wait_for(
-                self._attach().create_connection(
-                    lambda: _TcpConn(self, key, addr),
-                    host=addr[0],
-                    port=addr[1],
-                    local_addr=(local, 0),
-                ),
-                5.0,
-            )
-        except (OSError, TimeoutError) as exc:
-            logger.debug("ICE-TCP connect to %s failed: %s", addr, exc)
-            self._tcp_connecting.pop((key, addr), None)
-            return
-        queued = self._tcp_connecting.pop((key, addr), [])
-        if self._closed:
-            if conn.transport is not None:
-                conn.transport.close()
-            return
-        self._tcp_conns[(key, addr)] = conn
-        for data in queued:
-            conn.send(data)
 
     async def _resolve_server(self, server: ServerUrl) -> dict[int, Address]:
         """The server's first address per family (4, 6); empty when it does not resolve."""
@@ -555,7 +472,7 @@ class IceTransport:
             base.host,
             sock.family,
             self._time,
-            lambda data, peer: self._on_relay_packet(key, data, peer),
+            lambda data, peer: self._on_packet(data, key, peer),
             self._pump,
             self.turn_ssl_context,
         )
@@ -579,8 +496,8 @@ class IceTransport:
         self._emit_candidate(cand)
         self._pump()
 
-    def _on_relay_packet(self, key: int, data: bytes, peer: Address) -> None:
-        """What a TURN server relayed to us from ``peer``: application data or STUN."""
+    def _on_packet(self, data: bytes, key: int, peer: Address) -> None:
+        """A packet from ``peer`` through a relay or an ICE-TCP connection: data or STUN."""
         if data and data[0] > 3:
             on_data = self._on_data
             if (
@@ -693,9 +610,10 @@ class IceTransport:
         if sel is not None:
             sel(data)
 
-    def restart(self) -> None:
-        """ICE restart: new credentials; call ``gather()`` to re-announce candidates."""
-        self._agent.restart()
+    def restart(self, ufrag: str | None = None, pwd: str | None = None) -> None:
+        """ICE restart with new local credentials (given, or random); then ``gather()``
+        re-announces the candidates for the new generation."""
+        self._agent.restart(ufrag, pwd)
         self._remote_end_requested = False
         self.gathering_state = "new"
         self._pump()
@@ -717,18 +635,16 @@ class IceTransport:
             self._timer = None
         for sock in self._sockets.values():
             sock.close()
-        tasks = [*self._tcp_tasks, *self._pending_remote]
+        tasks = list(self._pending_remote)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        for conn in list(self._tcp_conns.values()):
-            if conn.transport is not None:
-                conn.transport.close()
-        for server in self._tcp_servers.values():
-            server.close()
+        await self._tcp.close()
         for relay in self._relays.values():
             relay.close()
+        if self._responder is not None and self._own_responder:
+            self._responder.close()
         self._selected = None
 
     # ------------------------------------------------------------------ plumbing
@@ -768,7 +684,7 @@ class IceTransport:
                 if relay is not None:
                     relay.send(data, addr)
                 else:
-                    self._tcp_send(key, data, addr)
+                    self._tcp.send(key, data, addr)
         self._process_events()
         self._schedule()
 
@@ -810,14 +726,8 @@ class IceTransport:
                 relay_send(data, addr)
 
             return send_relay
-        if isinstance(key, int):
-
-            def send_tcp(data: bytes | bytearray | memoryview) -> None:
-                conn = self._tcp_conns.get((key, addr))
-                if conn is not None:
-                    conn.send(data)
-
-            return send_tcp
+        if isinstance(key, int) and self._tcp.owns(key):
+            return self._tcp.sender(key, addr)
         return None
 
     def _schedule(self) -> None:

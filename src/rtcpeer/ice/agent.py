@@ -374,11 +374,13 @@ class IceAgent:
         if self.state is IceState.NEW and self._gen.remote_pwd is not None and len(self.checklist):
             self._set_state(IceState.CHECKING)
 
-    def restart(self) -> None:
+    def restart(self, ufrag: str | None = None, pwd: str | None = None) -> None:
         """ICE restart (RFC 8445 section 9): new credentials and a fresh check list.
 
-        The selected pair (if any) keeps sending, with consent under the old credentials,
-        until the new generation nominates a pair.
+        ``ufrag``/``pwd`` are the new local credentials when the caller already chose them
+        (e.g. written into an offer); random ones otherwise. The selected pair (if any)
+        keeps sending, with consent under the old credentials, until the new generation
+        nominates a pair.
         """
         if self.state is IceState.CLOSED:
             return
@@ -387,7 +389,7 @@ class IceAgent:
             self._selected = None
             self._next_consent_at = None
         self._old_gen = self._gen if self._selected is not None else None
-        self._gen = _Generation(random_ice_string(8), random_ice_string(24))
+        self._gen = _Generation(ufrag or random_ice_string(8), pwd or random_ice_string(24))
         self._generation += 1
         self._remote.clear()
         self._remote_by_addr.clear()

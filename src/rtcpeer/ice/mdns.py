@@ -119,6 +119,31 @@ def parse_answers(data: bytes) -> tuple[int, list[tuple[str, int, str]]]:
     return qid, out
 
 
+def parse_query(data: bytes) -> tuple[int, list[tuple[str, int]]]:
+    """Decode a query: (query id, [(name, qtype)]), names lower-case without the final dot.
+
+    Responses (QR set) and queries with a non-zero opcode are refused (RFC 6762 section 18.3:
+    such queries must be ignored), as is anything malformed: :class:`MdnsParseError`.
+    """
+    if len(data) < 12:
+        raise MdnsParseError("shorter than a DNS header")
+    qid, flags, qd = struct.unpack_from("!HHH", data, 0)
+    if flags & 0x8000:
+        raise MdnsParseError("a response, not a query")
+    if flags & 0x7800:
+        raise MdnsParseError("opcode is not a standard query")
+    pos = 12
+    out: list[tuple[str, int]] = []
+    for _ in range(qd):
+        name, pos = _read_name(data, pos)
+        if pos + 4 > len(data):
+            raise MdnsParseError("truncated question")
+        qtype, _qclass = struct.unpack_from("!HH", data, pos)
+        pos += 4
+        out.append((name.lower(), qtype))
+    return qid, out
+
+
 def encode_response(query_id: int, name: str, address: str, ttl: int = 120) -> bytes:
     """An authoritative answer with one A or AAAA record (used by tests and a responder)."""
     ip = ipaddress.ip_address(address)

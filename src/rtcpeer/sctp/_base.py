@@ -36,6 +36,8 @@ _HALF = 0x80000000
 _HDR = struct.Struct("!HHI")
 _CRC = struct.Struct("<I")
 _DATA_HDR = struct.Struct("!BBHIHHI")
+_IDATA_HDR = struct.Struct("!BBHIHHII")
+_IDATA_FIELDS = struct.Struct("!IHHII")
 _DATA_FIELDS = struct.Struct("!IHHI")
 _SACK_HDR = struct.Struct("!BBHIIHH")
 _U16x2 = struct.Struct("!HH")
@@ -73,6 +75,7 @@ class _OutMsg:
         "first_tsn",
         "last_tsn",
         "abandoned",
+        "fsn",
     )
 
     def __init__(
@@ -95,6 +98,7 @@ class _OutMsg:
         self.first_tsn = -1
         self.last_tsn = -1
         self.abandoned = False
+        self.fsn = 0  # next I-DATA fragment sequence number
 
 
 class _Out:
@@ -114,10 +118,12 @@ class _Out:
         "needs_rtx",
         "abandoned",
         "fast_rtx",
+        "fsn",
     )
 
     def __init__(self, tsn: int, flags: int, msg: _OutMsg, data: memoryview, now: float) -> None:
         self.tsn = tsn
+        self.fsn = 0  # I-DATA fragment sequence number
         self.flags = flags
         self.msg = msg
         self.data = data
@@ -165,6 +171,24 @@ class _Cookie:
 
 _PEER_FWD_TSN = 1
 _PEER_RECONFIG = 2
+_PEER_IDATA = 4
+_IDATA_MARK = 0x100  # in deferred chunk flags: an I-DATA chunk (ssn field holds the MID)
+_IPARTIAL_COST = 64  # bookkeeping bytes charged per I-DATA partial message against limits
+
+
+class _IPartial:
+    """An I-DATA message being reassembled (RFC 8260): fragments by FSN, any order."""
+
+    __slots__ = ("sid", "unordered", "mid", "ppid", "frags", "last_fsn", "size")
+
+    def __init__(self, sid: int, unordered: bool, mid: int) -> None:
+        self.sid = sid
+        self.unordered = unordered
+        self.mid = mid
+        self.ppid = -1  # known once the first fragment (B bit, FSN 0) arrives
+        self.frags: dict[int, bytes] = {}
+        self.last_fsn = -1  # known once the last fragment (E bit) arrives
+        self.size = 0
 
 
 class AssociationBase:
@@ -193,6 +217,7 @@ class AssociationBase:
         max_out_of_order_chunks: int = 65536,
         init_burst: int = 16,
         init_rate: float = 4.0,
+        interleaving: bool = False,
         rng: random.Random | None = None,
     ) -> None:
         self.is_client = is_client
@@ -219,6 +244,12 @@ class AssociationBase:
             else 2 * max_message_size + 2 * receive_window
         )
         self.max_out_of_order_chunks = max_out_of_order_chunks
+        # RFC 8260 I-DATA: offered when ``interleaving``, used when the peer offers it too.
+        self.interleaving = interleaving
+        self._idata = False
+        self._seq_mask = 0xFFFF  # SSN (DATA) or MID (I-DATA) arithmetic
+        self._umid_out: dict[int, int] = {}  # I-DATA unordered MIDs per stream
+        self._ipartials: dict[tuple[int, bool, int], _IPartial] = {}
         self.init_burst = init_burst
         self.init_rate = init_rate
         self._init_tokens = float(init_burst)
@@ -400,6 +431,9 @@ class AssociationBase:
         raise NotImplementedError
 
     def _try_deferred_reset(self) -> None:
+        raise NotImplementedError
+
+    def _ideliver(self, flags: int, sid: int, mid: int, ppid_fsn: int, payload: bytes) -> None:
         raise NotImplementedError
 
     def _on_stale_cookie(self, now: float) -> None:

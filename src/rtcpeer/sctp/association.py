@@ -16,6 +16,9 @@ Implements, for a single path:
 - RFC 3758 (PR-SCTP: abandoning whole messages by retransmission count or lifetime, FORWARD
   TSN sending and receiving; a message abandoned before its end was sent gets a placeholder
   END TSN so the FORWARD TSN covers it, as dcsctp and usrsctp do);
+- RFC 8260 (I-DATA and I-FORWARD-TSN, offered with ``interleaving=True`` and used when the
+  peer offers them too: fragments of messages on different streams are interleaved, so a
+  large message does not hold up the others);
 - RFC 6525 section 5 (stream reset with Outgoing SSN Reset Requests and responses, deferred
   reset until the peer's last TSN has arrived).
 
@@ -72,6 +75,7 @@ from rtcpeer.sctp.chunks import (
     ForwardTsnChunk,
     HeartbeatAckChunk,
     HeartbeatChunk,
+    IForwardTsnChunk,
     InitAckChunk,
     InitChunk,
     Param,
@@ -271,16 +275,24 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
         got_data = False
         immediate = False
         receiving = self.state in _RECEIVING_STATES  # once per packet: Enum hashing is slow
+        idata = self._idata
         for ctype, flags, start, end in chunks:
             if ctype == 0:
-                if not receiving:
-                    continue
+                if not receiving or idata:
+                    continue  # (DATA once I-DATA was negotiated: protocol violation, ignore)
                 if end - start < 13:
                     continue  # a DATA chunk without user data: protocol violation, ignore
                 got_data = True
                 if flags & FLAG_IMMEDIATE:
                     immediate = True
                 self._on_data(data, flags, start, end)
+            elif ctype == 64:
+                if not receiving or not idata or end - start < 17:
+                    continue
+                got_data = True
+                if flags & FLAG_IMMEDIATE:
+                    immediate = True
+                self._on_idata(data, flags, start, end)
             elif ctype == 3:
                 if end - start >= 12:
                     self._on_sack(data, start, end, now)
@@ -362,7 +374,11 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
         elif isinstance(chunk, HeartbeatChunk):
             self._ctrl.append(HeartbeatAckChunk(chunk.info).encode())
         elif isinstance(chunk, ForwardTsnChunk):
-            self._on_forward_tsn(chunk)
+            if not self._idata:
+                self._on_forward_tsn(chunk)
+        elif isinstance(chunk, IForwardTsnChunk):
+            if self._idata:
+                self._on_iforward_tsn(chunk)
         elif isinstance(chunk, ReconfigChunk):
             self._on_reconfig(chunk, now)
         elif isinstance(chunk, AbortChunk):
@@ -430,4 +446,4 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
             self._t2_at = now + self._rto
 
 
-_HANDLED_CHUNKS = frozenset(int(t) for t in ChunkType) - {ChunkType.I_DATA, ChunkType.I_FORWARD_TSN}
+_HANDLED_CHUNKS = frozenset(int(t) for t in ChunkType)

@@ -13,6 +13,7 @@ from rtcpeer.sctp._base import (
     _HDR,
     _M32,
     _PEER_FWD_TSN,
+    _PEER_IDATA,
     _PEER_RECONFIG,
     _S,
     AssociationBase,
@@ -37,11 +38,11 @@ from rtcpeer.sctp.events import (
 
 class HandshakeMixin(AssociationBase):
     def _extension_params(self) -> list[Param]:
+        ext = [ChunkType.FORWARD_TSN, ChunkType.RECONFIG]
+        if self.interleaving:
+            ext += [ChunkType.I_DATA, ChunkType.I_FORWARD_TSN]  # RFC 8260 2.2
         return [
-            Param(
-                ParamType.SUPPORTED_EXTENSIONS,
-                bytes([ChunkType.FORWARD_TSN, ChunkType.RECONFIG]),
-            ),
+            Param(ParamType.SUPPORTED_EXTENSIONS, bytes(ext)),
             Param(ParamType.FORWARD_TSN_SUPPORTED, b""),
         ]
 
@@ -59,6 +60,8 @@ class HandshakeMixin(AssociationBase):
             flags |= _PEER_FWD_TSN
         if ChunkType.RECONFIG in ext:
             flags |= _PEER_RECONFIG
+        if ChunkType.I_DATA in ext:
+            flags |= _PEER_IDATA
         return flags
 
     def _on_init(self, init: InitChunk) -> None:
@@ -197,6 +200,9 @@ class HandshakeMixin(AssociationBase):
         self.outbound_streams = out_s
         self.inbound_streams = in_s
         self._peer_flags = flags
+        # I-DATA replaces DATA (and I-FORWARD-TSN FORWARD-TSN) when both ends offered it.
+        self._idata = self.interleaving and bool(flags & _PEER_IDATA)
+        self._seq_mask = _M32 if self._idata else 0xFFFF
         self._header = _HDR.pack(self.local_port, self.remote_port, tag)
 
     def _on_cookie_echo(self, echo: CookieEchoChunk, tag: int, now: float) -> bool:

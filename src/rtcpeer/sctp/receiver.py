@@ -8,10 +8,14 @@ from __future__ import annotations
 from rtcpeer.sctp._base import (
     _DATA_FIELDS,
     _HALF,
+    _IDATA_FIELDS,
+    _IDATA_MARK,
+    _IPARTIAL_COST,
     _M32,
     _SACK_HDR,
     _U32,
     AssociationBase,
+    _IPartial,
     _Partial,
     _U16x2,
     logger,
@@ -21,6 +25,7 @@ from rtcpeer.sctp.chunks import (
     FLAG_END,
     FLAG_UNORDERED,
     ForwardTsnChunk,
+    IForwardTsnChunk,
 )
 from rtcpeer.sctp.events import AssociationError, DataReceived
 
@@ -147,6 +152,9 @@ class ReceiverMixin(AssociationBase):
         """Deliver in SSN order; ``msg`` None stands for a dropped message (SSN consumed)."""
         expected = self._ssn_in.get(sid, 0)
         if ssn != expected:
+            mask = self._seq_mask
+            if (ssn - expected) & mask > mask >> 1:
+                return  # behind: delivered or skipped (FORWARD TSN) already
             stash = self._stash.get(sid)
             if stash is None:
                 stash = self._stash[sid] = {}
@@ -157,7 +165,8 @@ class ReceiverMixin(AssociationBase):
             return
         if msg is not None:
             self._events.append(DataReceived(sid, ppid, msg))
-        expected = (expected + 1) & 0xFFFF
+        mask = self._seq_mask
+        expected = (expected + 1) & mask
         stash = self._stash.get(sid)
         if stash:
             while expected in stash:
@@ -165,7 +174,7 @@ class ReceiverMixin(AssociationBase):
                 if msg2 is not None:
                     self._held -= len(msg2)
                     self._events.append(DataReceived(sid, ppid2, msg2))
-                expected = (expected + 1) & 0xFFFF
+                expected = (expected + 1) & mask
         self._ssn_in[sid] = expected
 
     def _on_forward_tsn(self, chunk: ForwardTsnChunk) -> None:
@@ -202,28 +211,162 @@ class ReceiverMixin(AssociationBase):
 
     def _skip_ssn(self, sid: int, ssn: int) -> None:
         expected = self._ssn_in.get(sid, 0)
-        dist = (ssn - expected) & 0xFFFF
-        if dist >= 0x8000:
+        mask = self._seq_mask
+        dist = (ssn - expected) & mask
+        if dist > mask >> 1:
             return  # already past it
         stash = self._stash.get(sid)
         if stash:
             # Complete messages up to the skipped SSN were received: deliver them in order.
             ready = sorted(
-                (k for k in stash if (k - expected) & 0xFFFF <= dist),
-                key=lambda k: (k - expected) & 0xFFFF,
+                (k for k in stash if (k - expected) & mask <= dist),
+                key=lambda k: (k - expected) & mask,
             )
             for k in ready:
                 ppid, msg = stash.pop(k)
                 if msg is not None:
                     self._held -= len(msg)
                     self._events.append(DataReceived(sid, ppid, msg))
-        nxt = (ssn + 1) & 0xFFFF
+        nxt = (ssn + 1) & mask
         self._ssn_in[sid] = nxt
         if stash and nxt in stash:
             ppid, msg = stash.pop(nxt)
             if msg is not None:
                 self._held -= len(msg)
             self._deliver_ordered(sid, nxt, ppid, msg)
+
+    # --- I-DATA (RFC 8260) --------------------------------------------------------------
+
+    def _on_idata(self, data: bytes, flags: int, start: int, end: int) -> None:
+        wire_tsn, sid, _, mid, ppid_fsn = _IDATA_FIELDS.unpack_from(data, start)
+        cum = self._cum_in
+        tsn = cum + ((wire_tsn - cum) & _M32)
+        if tsn - cum >= _HALF:
+            tsn -= 1 << 32
+        if tsn <= cum or tsn in self._above:
+            if len(self._dups) < 64:
+                self._dups.append(wire_tsn)
+            return
+        payload = data[start + 16 : end]
+        if tsn == cum + 1:
+            cum = tsn
+            above = self._above
+            if above:
+                while cum + 1 in above:
+                    cum += 1
+                    self._above_bytes -= above.pop(cum)
+            self._cum_in = cum
+        else:
+            if (
+                self._above_bytes + len(payload) > self.receive_window
+                or tsn - cum > 0xFFFF
+                or len(self._above) >= self.max_out_of_order_chunks
+            ):
+                return
+            self._above[tsn] = len(payload)
+            self._above_bytes += len(payload)
+        if self._deferred_reset is not None and sid in self._deferred_reset.streams:
+            last = self._unwrap_in(self._deferred_reset.last_tsn)
+            if tsn > last:
+                self._deferred_chunks.append(
+                    (tsn, flags | _IDATA_MARK, sid, mid, ppid_fsn, payload)
+                )
+                self._held += len(payload)
+                return
+        self._ideliver(flags, sid, mid, ppid_fsn, payload)
+
+    def _ideliver(self, flags: int, sid: int, mid: int, ppid_fsn: int, payload: bytes) -> None:
+        unordered = bool(flags & FLAG_UNORDERED)
+        if flags & 3 == 3:
+            if unordered:
+                self._events.append(DataReceived(sid, ppid_fsn, payload))
+            else:
+                self._deliver_ordered(sid, mid, ppid_fsn, payload)
+            return
+        if not unordered and (mid - self._ssn_in.get(sid, 0)) & _M32 >= _HALF:
+            return  # a fragment of a message delivered or skipped already
+        key = (sid, unordered, mid)
+        p = self._ipartials.get(key)
+        if p is None:
+            p = self._ipartials[key] = _IPartial(sid, unordered, mid)
+            self._held += _IPARTIAL_COST
+        if flags & FLAG_BEGIN:
+            fsn = 0
+            p.ppid = ppid_fsn
+        else:
+            fsn = ppid_fsn
+        if fsn in p.frags:
+            return
+        if p.size >= 0:
+            if p.size + len(payload) > self.max_message_size:
+                # Larger than we announced: keep counting fragments, not bytes.
+                self._held -= p.size
+                p.size = -1
+                p.frags = dict.fromkeys(p.frags, b"")
+            else:
+                p.size += len(payload)
+                self._held += len(payload)
+        p.frags[fsn] = payload if p.size >= 0 else b""
+        if flags & FLAG_END:
+            p.last_fsn = fsn
+        if p.last_fsn < 0 or p.ppid < 0 or len(p.frags) != p.last_fsn + 1:
+            return
+        del self._ipartials[key]
+        self._held -= _IPARTIAL_COST + max(p.size, 0)
+        if p.size < 0:
+            self.dropped_oversized += 1
+            self._events.append(
+                AssociationError(
+                    "message-too-big",
+                    f"dropped a message on stream {sid}: the limit is {self.max_message_size}",
+                )
+            )
+            if not unordered:
+                self._deliver_ordered(sid, mid, p.ppid, None)
+            return
+        frags = p.frags
+        msg = b"".join([frags[i] for i in range(p.last_fsn + 1)])
+        if unordered:
+            self._events.append(DataReceived(sid, p.ppid, msg))
+        else:
+            self._deliver_ordered(sid, mid, p.ppid, msg)
+
+    def _drop_ipartial(self, key: tuple[int, bool, int]) -> None:
+        p = self._ipartials.pop(key, None)
+        if p is not None:
+            self._held -= _IPARTIAL_COST + max(p.size, 0)
+
+    def _on_iforward_tsn(self, chunk: IForwardTsnChunk) -> None:
+        """RFC 8260 2.3.2: like FORWARD TSN, naming skipped messages by stream, U and MID."""
+        new_cum = self._unwrap_in(chunk.new_cumulative_tsn)
+        self._sack_now = True
+        if new_cum <= self._cum_in or new_cum - self._cum_in > (1 << 24):
+            return
+        above = self._above
+        for t in [t for t in above if t <= new_cum]:
+            self._above_bytes -= above.pop(t)
+        cum = new_cum
+        while cum + 1 in above:
+            cum += 1
+            self._above_bytes -= above.pop(cum)
+        self._cum_in = cum
+        for sid, unordered, mid in chunk.streams:
+            if unordered:
+                self._drop_ipartial((sid, True, mid))
+                continue
+            expected = self._ssn_in.get(sid, 0)
+            dist = (mid - expected) & _M32
+            if dist >= _HALF:
+                continue
+            for key in [
+                k
+                for k in self._ipartials
+                if k[0] == sid and not k[1] and (k[2] - expected) & _M32 <= dist
+            ]:
+                self._drop_ipartial(key)
+            self._skip_ssn(sid, mid)
+        if self._deferred_reset is not None:
+            self._try_deferred_reset()
 
     def _sack_chunk(self) -> bytes:
         cum = self._cum_in

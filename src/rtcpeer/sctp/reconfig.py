@@ -5,6 +5,8 @@ resets until the peer's last TSN has arrived.
 from __future__ import annotations
 
 from rtcpeer.sctp._base import (
+    _IDATA_MARK,
+    _IPARTIAL_COST,
     _M32,
     AssociationBase,
 )
@@ -84,6 +86,10 @@ class ReconfigMixin(AssociationBase):
 
     def _perform_incoming_reset(self, req: OutgoingSsnResetRequest) -> None:
         ids = list(req.streams) or sorted(set(self._ssn_in) | set(self._stash))
+        if self._ipartials:
+            for key in [k for k in self._ipartials if k[0] in ids]:
+                p = self._ipartials.pop(key)
+                self._held -= _IPARTIAL_COST + max(p.size, 0)
         for sid in ids:
             self._ssn_in.pop(sid, None)
             stash = self._stash.pop(sid, None)
@@ -103,6 +109,9 @@ class ReconfigMixin(AssociationBase):
         chunks, self._deferred_chunks = self._deferred_chunks, []
         for tsn, flags, sid, ssn, ppid, payload in chunks:
             self._held -= len(payload)
+            if flags & _IDATA_MARK:
+                self._ideliver(flags & 0xFF, sid, ssn, ppid, payload)
+                continue
             self._deliver(tsn, flags, sid, ssn, ppid, payload)
 
     def _on_reconfig_response(self, resp: ReconfigResponse, now: float) -> None:
@@ -121,6 +130,7 @@ class ReconfigMixin(AssociationBase):
         if resp.result in (ReconfigResult.SUCCESS_PERFORMED, ReconfigResult.SUCCESS_NOTHING_TO_DO):
             for sid in ids:
                 self._ssn_out.pop(sid, None)
+                self._umid_out.pop(sid, None)
             self._events.append(OutgoingStreamsReset(ids))
         else:
             self._events.append(StreamResetFailed(ids, resp.result))

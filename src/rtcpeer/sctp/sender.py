@@ -13,6 +13,7 @@ from rtcpeer.errors import InvalidStateError, OperationError
 from rtcpeer.sctp._base import (
     _CRC,
     _DATA_HDR,
+    _IDATA_HDR,
     _M32,
     _PEER_FWD_TSN,
     _S,
@@ -29,6 +30,7 @@ from rtcpeer.sctp.chunks import (
     FLAG_END,
     FLAG_UNORDERED,
     ForwardTsnChunk,
+    IForwardTsnChunk,
 )
 
 
@@ -260,7 +262,7 @@ class SenderMixin(AssociationBase):
             base = sent[0].tsn
             for tsn in range(max(msg.first_tsn, base), msg.last_tsn + 1):
                 c = sent[tsn - base]
-                if not c.acked:
+                if c.msg is msg and not c.acked:  # I-DATA interleaves other messages' TSNs
                     c.abandoned = True
                     c.needs_rtx = False
                     if c.in_flight:
@@ -278,6 +280,7 @@ class SenderMixin(AssociationBase):
                 # receiver holding the first fragments would wait for the rest forever.
                 tsn = self._next_tsn
                 end = _Out(tsn, msg.flags | FLAG_END, msg, memoryview(b""), self._now)
+                end.fsn = msg.fsn
                 end.abandoned = True
                 end.in_flight = False
                 self._sent.append(end)
@@ -309,10 +312,26 @@ class SenderMixin(AssociationBase):
         return False
 
     def _forward_tsn_chunk(self) -> bytes:
-        streams: dict[int, int] = {}
         sent = self._sent
         base = sent[0].tsn if sent else self._adv_ack + 1
-        for tsn in range(max(base, self._cum_acked + 1), self._adv_ack + 1):
+        skipped = range(max(base, self._cum_acked + 1), self._adv_ack + 1)
+        if self._idata:
+            # RFC 8260 2.3: the largest ordered MID per stream; every unordered message is
+            # named on its own (its MID alone identifies what to drop).
+            ordered: dict[int, int] = {}
+            unordered: set[tuple[int, int]] = set()
+            for tsn in skipped:
+                c = sent[tsn - base]
+                if c.abandoned:
+                    if c.flags & FLAG_UNORDERED:
+                        unordered.add((c.msg.sid, c.msg.ssn))
+                    else:
+                        ordered[c.msg.sid] = c.msg.ssn
+            entries = [(sid, False, mid) for sid, mid in sorted(ordered.items())]
+            entries += [(sid, True, mid) for sid, mid in sorted(unordered)]
+            return IForwardTsnChunk(self._adv_ack & _M32, entries).encode()
+        streams: dict[int, int] = {}
+        for tsn in skipped:
             c = sent[tsn - base]
             if c.abandoned and not c.flags & FLAG_UNORDERED:
                 streams[c.msg.sid] = c.msg.ssn
@@ -377,8 +396,10 @@ class SenderMixin(AssociationBase):
                 cwnd = self._cwnd
                 rwnd = self._peer_rwnd
                 next_tsn = self._next_tsn
+                idata = self._idata
+                hdr = 20 if idata else 16
                 while rr and flight < cwnd and (rwnd > 0 or flight == 0):
-                    room = cap - pos - 16
+                    room = cap - pos - hdr
                     if room < 64:
                         break
                     msg = streams[rr[0]][0]
@@ -392,7 +413,13 @@ class SenderMixin(AssociationBase):
                             self._abandon(msg)
                             self._drop_head(msg.sid)
                             continue
-                        if not msg.flags & FLAG_UNORDERED:
+                        if idata:
+                            # RFC 8260: 32-bit MIDs, ordered and unordered counted apart.
+                            mids = self._umid_out if msg.flags & FLAG_UNORDERED else self._ssn_out
+                            mid = mids.get(msg.sid, 0)
+                            msg.ssn = mid
+                            mids[msg.sid] = (mid + 1) & _M32
+                        elif not msg.flags & FLAG_UNORDERED:
                             ssn = self._ssn_out.get(msg.sid, 0)
                             msg.ssn = ssn
                             self._ssn_out[msg.sid] = (ssn + 1) & 0xFFFF
@@ -406,13 +433,31 @@ class SenderMixin(AssociationBase):
                     else:
                         flags |= FLAG_END
                     frag = msg.data[off : off + n]
-                    pack_into(
-                        buf, pos, 0, flags, 16 + n, next_tsn & _M32, msg.sid, msg.ssn, msg.ppid
-                    )
-                    pos += 16
+                    c = _Out(next_tsn, flags, msg, frag, now)
+                    if idata:
+                        fsn = msg.fsn
+                        c.fsn = fsn
+                        msg.fsn = fsn + 1
+                        _IDATA_HDR.pack_into(
+                            buf,
+                            pos,
+                            64,
+                            flags,
+                            20 + n,
+                            next_tsn & _M32,
+                            msg.sid,
+                            0,
+                            msg.ssn,
+                            msg.ppid if flags & FLAG_BEGIN else fsn,
+                        )
+                        pos += 20
+                    else:
+                        pack_into(
+                            buf, pos, 0, flags, 16 + n, next_tsn & _M32, msg.sid, msg.ssn, msg.ppid
+                        )
+                        pos += 16
                     buf[pos : pos + n] = frag
                     pos += (n + 3) & ~3
-                    c = _Out(next_tsn, flags, msg, frag, now)
                     sent.append(c)
                     if self._rtt_tsn < 0:
                         self._rtt_tsn = next_tsn
@@ -433,6 +478,8 @@ class SenderMixin(AssociationBase):
                             rr.append(sid)
                         else:
                             del streams[sid]
+                    elif idata and len(rr) > 1:
+                        rr.rotate(-1)  # interleave: another stream's message goes next
                 self._next_tsn = next_tsn
                 self._flight = flight
                 self._peer_rwnd = max(rwnd, 0)
@@ -474,13 +521,28 @@ class SenderMixin(AssociationBase):
                 self._fwd_needed = self._advance_peer_ack() or self._fwd_needed
                 i += 1
                 continue
-            size = 16 + c.size
+            hdr = 20 if self._idata else 16
+            size = hdr + c.size
             if pos + size > cap:
                 break
-            _DATA_HDR.pack_into(
-                buf, pos, 0, c.flags, size, c.tsn & _M32, msg.sid, msg.ssn, msg.ppid
-            )
-            buf[pos + 16 : pos + size] = c.data
+            if hdr == 20:
+                _IDATA_HDR.pack_into(
+                    buf,
+                    pos,
+                    64,
+                    c.flags,
+                    size,
+                    c.tsn & _M32,
+                    msg.sid,
+                    0,
+                    msg.ssn,
+                    msg.ppid if c.flags & FLAG_BEGIN else c.fsn,
+                )
+            else:
+                _DATA_HDR.pack_into(
+                    buf, pos, 0, c.flags, size, c.tsn & _M32, msg.sid, msg.ssn, msg.ppid
+                )
+            buf[pos + hdr : pos + size] = c.data
             pos += (size + 3) & ~3
             c.needs_rtx = False
             c.in_flight = True

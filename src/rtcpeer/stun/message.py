@@ -101,6 +101,23 @@ _CLASSES = (
 
 _TYPE_CACHE: dict[int, tuple[int, MessageClass]] = {}
 
+# Keyed HMAC-SHA1 objects by key: copying one is ~25% cheaper than hmac.digest() on
+# OpenSSL 3, and an ICE agent or TURN client signs and checks with a handful of keys.
+_HMAC_SHA1: dict[bytes, hmac.HMAC] = {}
+
+
+def _hmac_sha1(key: bytes, data: bytes | bytearray) -> bytes:
+    if type(key) is not bytes:
+        key = bytes(key)  # bytearray/memoryview keys are not hashable
+    base = _HMAC_SHA1.get(key)
+    if base is None:
+        if len(_HMAC_SHA1) >= 256:
+            _HMAC_SHA1.clear()
+        base = _HMAC_SHA1[key] = hmac.new(key, digestmod="sha1")
+    h = base.copy()
+    h.update(data)
+    return h.digest()
+
 
 def _message_type(method: int, message_class: int) -> int:
     return (
@@ -399,7 +416,7 @@ class StunMessage:
         if off < 0:
             return False
         signed = b"".join((rx[0:2], _U16.pack(off + 24 - HEADER_SIZE), rx[4:off]))
-        return hmac.compare_digest(hmac.digest(key, signed, "sha1"), rx[off + 4 : off + 24])
+        return hmac.compare_digest(_hmac_sha1(key, signed), rx[off + 4 : off + 24])
 
     # ------------------------------------------------------------------ building
 
@@ -455,7 +472,7 @@ class StunMessage:
             if integrity != "sha256":
                 body += 24
                 _FULL_HEADER.pack_into(buf, 0, mtype, body, MAGIC_COOKIE, self.transaction_id)
-                tail = _MI_TLV + hmac.digest(integrity_key, buf, "sha1")
+                tail = _MI_TLV + _hmac_sha1(integrity_key, buf)
             if integrity != "sha1":
                 body += 36
                 _FULL_HEADER.pack_into(buf, 0, mtype, body, MAGIC_COOKIE, self.transaction_id)

@@ -77,6 +77,7 @@ Address = tuple[str, int]
 PERMISSION_REFRESH = 240.0  # permissions last 300 s (RFC 8656 section 9)
 CHANNEL_REFRESH = 540.0  # channel bindings last 600 s (RFC 8656 section 12)
 NONCE_COOKIE = "obMatJos2"  # RFC 8489 section 9.2: the server supports the security features
+RETRY_AFTER = 5.0  # a failed permission/channel refresh is retried this much later
 MAX_QUEUED = 64  # packets held per peer while its permission is being installed
 
 
@@ -633,14 +634,22 @@ class TurnClient:
         elif kind == "permission":
             for ip in tx.peer_ips:
                 perm = self._permissions.get(ip)
-                if perm is not None and perm.state != "ok":
+                if perm is None:
+                    continue
+                if perm.state == "ok":
+                    # A refresh failed: try again soon, the server keeps it 300 s from the
+                    # last success.
+                    perm.refresh_at = now + RETRY_AFTER
+                else:
                     perm.state = "failed"
                     perm.queue.clear()
                     self._events.append(PermissionFailed(ip, code, reason))
         elif kind == "channel" and tx.peer is not None:
             failed = self._channels_by_peer.get(tx.peer)
             if failed is not None and failed.number == tx.channel:
-                if not failed.bound:
+                if failed.bound:
+                    failed.refresh_at = now + RETRY_AFTER
+                else:
                     del self._channels_by_peer[tx.peer]
                     self._channels_by_number.pop(failed.number, None)
                     self._events.append(ChannelBindFailed(tx.peer, code, reason))

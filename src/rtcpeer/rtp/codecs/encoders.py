@@ -77,6 +77,7 @@ class VideoEncoder:
         self._ctx: Any = None
         self._size: tuple[int, int] | None = None
         self._bitrate_open = 0
+        self._frames_since_open = 0
         self._count = 0
         self._last_ts: int | None = None
 
@@ -99,13 +100,16 @@ class VideoEncoder:
         self._ctx = ctx
         self._size = (width, height)
         self._bitrate_open = self.target_bitrate
+        self._frames_since_open = 0
 
     def encode(self, frame: Any, force_keyframe: bool = False) -> list[tuple[bytes, int]]:
         size = (frame.width, frame.height)
         reopen = self._ctx is None or size != self._size
-        # libvpx/libx264 via PyAV take the bitrate at open time: reopen on a large change.
-        if not reopen and abs(self.target_bitrate - self._bitrate_open) > self._bitrate_open // 4:
-            reopen = True
+        # libvpx/libx264 via PyAV take the bitrate at open time, and reopening costs a key
+        # frame: only for a large change (down 25 % / up 50 %), at most every 5 s of frames.
+        if not reopen and self._frames_since_open >= 5 * self.framerate:
+            target, current = self.target_bitrate, self._bitrate_open
+            reopen = target < current * 3 // 4 or target > current * 3 // 2
         if reopen:
             self._open(*size)
             force_keyframe = True
@@ -118,6 +122,7 @@ class VideoEncoder:
             ts = self._last_ts + 1  # encoders need strictly increasing pts
         self._last_ts = ts
         self._count += 1
+        self._frames_since_open += 1
         frame.pts = ts
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         frame.pict_type = PictureType.I if force_keyframe else PictureType.NONE

@@ -68,6 +68,7 @@ SCENARIOS = [
         "throughput, 64 KiB messages",
         metrics=[
             ("mb_per_s", "throughput 64 KiB msgs (MB/s)", "higher", ">= 3x"),
+            ("mb_per_cpu_s", "  MB per CPU second (busier side)", "higher", None),
             ("cpu_per_mib_sender", "  CPU s/MiB sender", "lower", None),
             ("cpu_per_mib_receiver", "  CPU s/MiB receiver", "lower", None),
         ],
@@ -80,6 +81,7 @@ SCENARIOS = [
         "throughput, 16 KiB messages",
         metrics=[
             ("mb_per_s", "throughput 16 KiB msgs (MB/s)", "higher", ">= 3x"),
+            ("mb_per_cpu_s", "  MB per CPU second (busier side)", "higher", None),
             ("cpu_per_mib_sender", "  CPU s/MiB sender", "lower", None),
             ("cpu_per_mib_receiver", "  CPU s/MiB receiver", "lower", None),
         ],
@@ -92,6 +94,7 @@ SCENARIOS = [
         "message rate, 64-byte messages",
         metrics=[
             ("msgs_per_s", "message rate 64 B (msgs/s)", "higher", ">= 3x"),
+            ("msgs_per_cpu_s", "  msgs per CPU second (busier side)", "higher", None),
             ("cpu_per_mib_sender", "  CPU s/MiB sender", "lower", None),
             ("cpu_per_mib_receiver", "  CPU s/MiB receiver", "lower", None),
         ],
@@ -191,7 +194,7 @@ def run_worker(python: pathlib.Path, sc: Scenario, impl: str, params: Json, time
 
 def value(samples: list[Json], key: str) -> float | None:
     """Median over rounds of a scalar; for "list:stat" keys the stat over all samples."""
-    ok = [s for s in samples if "error" not in s]
+    ok = [s for s in samples if "error" not in s and key.split(":")[0] in s]
     if not ok:
         return None
     if ":" in key:
@@ -205,6 +208,21 @@ def value(samples: list[Json], key: str) -> float | None:
             else percentile(pooled, 90 if stat == "p90" else 99)
         )
     return statistics.median(s[key] for s in ok)
+
+
+def metrics_of(sc: Scenario, samples: dict[str, list[Json]]) -> Json:
+    metrics: Json = {}
+    for key, _label, better, target in sc.metrics:
+        m: Json = {"better": better, "target": target}
+        for impl, runs in samples.items():
+            m[impl] = value(runs, key)
+        a, b = m.get("rtcpeer"), m.get("aiortc")
+        if a is not None and b:
+            m["ratio"] = a / b
+            if target is not None:
+                m["met"] = target_met(m["ratio"], target)
+        metrics[key] = m
+    return metrics
 
 
 def machine() -> Json:
@@ -243,8 +261,9 @@ def table(results: Json) -> str:
         entry = results["scenarios"].get(sc.name)
         if entry is None:
             continue
+        metrics = metrics_of(sc, entry["samples"])  # from the samples: works for old files
         for key, label, _, target in sc.metrics:
-            m = entry["metrics"][key]
+            m = metrics[key]
             if sc.impls == ("python",):
                 rows.append((label, fmt(m.get("python")), "", "", "", ""))
                 continue
@@ -266,6 +285,17 @@ def table(results: Json) -> str:
     return "\n".join(lines)
 
 
+def print_report(results: Json) -> None:
+    mach, versions = results["machine"], results["versions"]
+    print(f"{mach['cpu']}, {mach['cores']} cores, {mach['system']}, Python {mach['python']}")
+    print(
+        f"rtcpeer {versions.get('rtcpeer', '-')} vs aiortc {versions.get('aiortc', '-')}; "
+        f"{results['rounds']} round(s){' (quick)' if results['quick'] else ''}, "
+        f"{results.get('loop', 'asyncio')} loop; {results['started']}; ratio = rtcpeer / aiortc"
+    )
+    print(table(results))
+
+
 def target_met(ratio: float, target: str) -> bool:
     op, num = target.split()
     bound = float(num.rstrip("x"))
@@ -282,7 +312,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenarios", default=None, help="comma-separated names (default: all)")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results.json"), help="output file")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per child run")
+    ap.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="event loop for the implementations (uvloop: both run from bench/.venv-aiortc)",
+    )
+    ap.add_argument("--show", metavar="JSON", help="print the table of an earlier run and exit")
     args = ap.parse_args(argv)
+    if args.show:
+        print_report(json.loads(pathlib.Path(args.show).read_text()))
+        return 0
 
     rounds = args.rounds or (1 if args.quick else 3)
     timeout = args.timeout or (60.0 if args.quick else 600.0)
@@ -300,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     results: Json = {
         "machine": machine(),
         "quick": args.quick,
+        "loop": args.loop,
         "rounds": rounds,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions,
@@ -313,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{sc.name}: skipped (uvloop is only in bench/.venv-aiortc)", file=sys.stderr)
             continue
         run_impls = list(sc.impls) if sc.impls == ("python",) else impls
+        if args.loop == "uvloop" and sc.impls != ("python",):
+            if not uvloop_ok:
+                ap.error("--loop uvloop needs bench/.venv-aiortc (bash bench/setup.sh)")
+            sc.loop = "uvloop"
         params = sc.quick if args.quick else sc.full
         samples: dict[str, list[Json]] = {i: [] for i in run_impls}
         for r in range(rounds):
@@ -328,34 +373,17 @@ def main(argv: list[str] | None = None) -> int:
                 if "version" in res:
                     versions[impl] = res["version"]
                 samples[impl].append(res)
-        metrics: Json = {}
-        for key, _label, better, target in sc.metrics:
-            m: Json = {"better": better, "target": target}
-            for impl in run_impls:
-                m[impl] = value(samples[impl], key)
-            a, b = m.get("rtcpeer"), m.get("aiortc")
-            if a is not None and b:
-                m["ratio"] = a / b
-                if target is not None:
-                    m["met"] = target_met(m["ratio"], target)
-            metrics[key] = m
         results["scenarios"][sc.name] = {
             "title": sc.title,
             "params": params,
             "loop": sc.loop,
-            "metrics": metrics,
+            "metrics": metrics_of(sc, samples),
             "samples": samples,
         }
     results["seconds"] = time.monotonic() - t0
     pathlib.Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
-    mach = results["machine"]
     print()
-    print(f"{mach['cpu']}, {mach['cores']} cores, {mach['system']}, Python {mach['python']}")
-    print(
-        f"rtcpeer {versions.get('rtcpeer', '-')} vs aiortc {versions.get('aiortc', '-')}; "
-        f"{rounds} round(s){' (quick)' if args.quick else ''}; ratio = rtcpeer / aiortc"
-    )
-    print(table(results))
+    print_report(results)
     print(f"\n{results['seconds']:.0f} s; results in {args.json}")
     errors = [
         (name, impl)

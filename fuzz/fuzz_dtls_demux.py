@@ -2,11 +2,12 @@
 
 The first input byte picks the victim (the rest is the datagram):
 
-- 0: a connected server core. It must return a list of ``bytes`` and stay connected: garbage,
-  replays and forged records never tear down an authenticated association.
+- 0 / 4: a connected server / client core. It must return a list of ``bytes`` and stay
+  connected: garbage, replays and forged records never tear down an authenticated association.
 - 1: a fresh server waiting for a ClientHello; 2: a client that sent its ClientHello;
   3: a server that received a real ClientHello and waits for the client's second flight.
   None of them may raise or become connected on input that did not come from the peer.
+  The payload may hold several datagrams separated by ``b"||"``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def seeds() -> Iterable[bytes]:
     client.send(b"\x03\x00\x00\x00hello")
     for d in client.datagrams_to_send():
         yield b"\x00" + d
+    server.send(b"hello back")
+    for d in server.datagrams_to_send():
+        yield b"\x04" + d
+    yield b"\x03" + b"||".join(client_flights[1:])
     yield b"\x00\x00\x01\x00\x00\x21\x12\xa4\x42" + bytes(12)  # STUN binding request
     yield b"\x00\x80\x60\x00\x01" + bytes(20)  # an RTP header
 
@@ -73,17 +78,18 @@ def seeds() -> Iterable[bytes]:
 def TestOneInput(data: bytes) -> None:
     if not data:
         return
-    mode, payload = data[0] & 3, data[1:]
+    mode, payload = data[0] % 5, data[1:]
     kind = classify_datagram(payload)
     if payload and kind != classify(payload[0]):
         raise AssertionError("classify_datagram disagrees with classify")
-    if mode == 0:
-        out = _SERVER.receive(payload, 1.0)
+    if mode in (0, 4):
+        core = _SERVER if mode == 0 else _CLIENT
+        out = core.receive(payload, 1.0)
         if not isinstance(out, list) or not all(isinstance(r, bytes) for r in out):
             raise AssertionError(f"receive returned {out!r}")
-        _SERVER.datagrams_to_send()
-        if _SERVER.state is not DtlsState.CONNECTED:
-            raise AssertionError(f"a forged datagram moved a connected core to {_SERVER.state}")
+        core.datagrams_to_send()
+        if core.state is not DtlsState.CONNECTED:
+            raise AssertionError(f"a forged datagram moved a connected core to {core.state}")
         return
     client, server = _pair()
     if mode == 1:
@@ -98,8 +104,9 @@ def TestOneInput(data: bytes) -> None:
         server.receive(_CLIENT_HELLO, 0.0)
         server.datagrams_to_send()
         victim = server
-    if victim.receive(payload, 0.5) != []:
-        raise AssertionError("application data before the handshake finished")
+    for datagram in payload.split(b"||"):
+        if victim.receive(datagram, 0.5) != []:
+            raise AssertionError("application data before the handshake finished")
     victim.timeout(1.5)
     victim.datagrams_to_send()
     if victim.state is DtlsState.CONNECTED:

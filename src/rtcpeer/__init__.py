@@ -14,6 +14,7 @@ from rtcpeer.errors import (
     OperationError,
     RTCError,
 )
+from rtcpeer.media.track import MediaStream, MediaStreamTrack
 from rtcpeer.pc.description import RTCPeerConnectionIceEvent, RTCSessionDescription
 from rtcpeer.peerconnection import RTCPeerConnection
 from rtcpeer.sdp.candidate import RTCIceCandidate
@@ -25,6 +26,8 @@ __all__ = [
     "InvalidAccessError",
     "InvalidModificationError",
     "InvalidStateError",
+    "MediaStream",
+    "MediaStreamTrack",
     "NotSupportedError",
     "OperationError",
     "RTCCertificate",

@@ -53,8 +53,10 @@ class Limits:
     #: Remote ICE candidates kept per ICE generation (signalled plus peer-reflexive); more
     #: are ignored. Matches the ICE agent's default limit on candidate pairs.
     max_remote_candidates: int = 100
-    #: Bytes held for partially received (fragmented) messages across all streams.
-    max_reassembly_bytes: int = 2 * 256 * KiB + 2 * 4 * MiB
+    #: Bytes held for partially received (fragmented) or out-of-order messages across all
+    #: streams: two maximum-size messages (plus the SCTP layer's 1 KiB of slack) and two
+    #: receive windows, as the SCTP association computes it.
+    max_reassembly_bytes: int = 2 * (256 * KiB + KiB) + 2 * 4 * MiB
     #: SCTP receive window: bytes received and not yet delivered to the application.
     max_receive_buffer: int = 4 * MiB
     #: TURN permissions (peer IP addresses) per allocation, on our client and our server.

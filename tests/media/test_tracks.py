@@ -243,3 +243,44 @@ async def test_asyncio_pipeline_with_replace_track_and_keyframe_requests() -> No
     await vs.stop()
     await as_.stop()
     assert vs.frames_encoded >= 11 and vrecv.frames_decoded >= 11
+
+
+def test_media_stream() -> None:
+    from rtcpeer.media import MediaStream
+
+    v, a = RemoteStreamTrack("video"), RemoteStreamTrack("audio")
+    s = MediaStream([v], id="s1")
+    assert s.id == "s1" and s.getTracks() == [v] and s.active
+    s.addTrack(a)
+    s.addTrack(a)
+    assert s.getAudioTracks() == [a] and s.getVideoTracks() == [v] and s.getTrackById(a.id) is a
+    copy = MediaStream(s)
+    assert copy.getTracks() == [v, a] and copy.id != s.id
+    events: list[tuple[str, str]] = []
+    s.onaddtrack = lambda e: events.append(("add", e.track.kind))
+    s.addEventListener("removetrack", lambda e: events.append(("remove", e.track.kind)))
+    s.removeTrack(a)  # the user's own calls fire nothing
+    s._add_remote_track(a)
+    s._remove_remote_track(v)
+    assert events == [("add", "audio"), ("remove", "video")]
+    a.stop()
+    assert not s.active and s.getTrackById("nope") is None
+    assert VideoTestTrack(64, 48, 15).getSettings() == {"width": 64, "height": 48, "frameRate": 15}
+    assert AudioToneTrack().getSettings()["sampleRate"] == 48000
+
+
+async def test_player_loops_with_increasing_timestamps(tmp_path: Any) -> None:
+    path = os.path.join(tmp_path, "short.webm")
+    rec = MediaRecorder(path)
+    rec.addTrack(Finite(VideoTestTrack(64, 48, framerate=30), 10))
+    await rec.start()
+    await asyncio.wait_for(rec.wait(), 10)
+    await rec.stop()
+    player = MediaPlayer(path, loop=True, realtime=False)
+    assert player.video is not None and player.audio is None
+    frames = [await asyncio.wait_for(player.video.recv(), 5) for _ in range(25)]
+    times = [float(f.pts * f.time_base) for f in frames]
+    assert times == sorted(times) and len(set(times)) == 25  # looped twice, still increasing
+    player.video.stop()
+    with pytest.raises(MediaStreamError):
+        await player.video.recv()

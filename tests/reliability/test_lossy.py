@@ -26,7 +26,7 @@ def lossy(loss: float) -> Impairment:
 
 async def transfer(loss: float, total: int, seed: int, timeout: float) -> dict[str, float]:
     t0 = time.monotonic()
-    relay, a, b, dc, remote = await relayed_pair(lossy(loss), lossy(loss), seed=seed)
+    relay, a, b, dc, remote = await relayed_pair(lossy(loss), lossy(loss), seed=seed, timeout=45)
     setup = time.monotonic() - t0
     try:
         assert a.connectionState == "connected"
@@ -66,5 +66,5 @@ async def test_relay_without_impairment_is_transparent() -> None:
     ("loss", "seed", "total"), [(0.05, 11, 1024 * 1024), (0.20, 12, 192 * 1024)]
 )
 async def test_reliable_channel_over_lossy_link(loss: float, seed: int, total: int) -> None:
-    result = await transfer(loss, total, seed=seed, timeout=40)
+    result = await transfer(loss, total, seed=seed, timeout=45)
     print(f"loss {loss:.0%}: setup {result['setup']:.2f}s transfer {result['transfer']:.2f}s")

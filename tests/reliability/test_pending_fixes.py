@@ -160,3 +160,46 @@ async def test_receiver_reports_a_dropped_oversized_message_to_the_application()
     finally:
         await close_all(a, b)
         relay.close()
+
+
+def test_turn_permissions_per_allocation_are_capped() -> None:
+    """A client installing permissions for thousands of peer IPs: the embedded TURN server
+    should refuse beyond Limits.max_turn_permissions (RFC 8656 allows 508 Insufficient
+    Capacity). src/rtcpeer/turnserver/core.py TurnServerCore._create_permission stores every
+    peer in ``alloc.permissions`` without a bound."""
+    from rtcpeer.stun.turn_client import TurnClient
+    from rtcpeer.turnserver.core import TurnServerCore
+
+    relays = iter(range(10000, 20000))
+
+    def relay_factory(family: int) -> tuple[tuple[str, int], int]:
+        port = next(relays)
+        return ("127.0.0.1", port), port
+
+    server = ("127.0.0.1", 3478)
+    client_addr = ("127.0.0.1", 50000)
+    core = TurnServerCore("test", users={"u": "p"}, relay_factory=relay_factory)
+    client = TurnClient(server, "u", "p")
+    now = 1000.0
+
+    def pump() -> None:
+        for _ in range(50):
+            out = client.datagrams_to_send()
+            for data in out:
+                core.receive_client(data, "udp", client_addr, now)
+            back = core.to_clients()
+            for data, _, _ in back:
+                client.receive(data, now)
+            if not out and not back:
+                return
+
+    client.start(now)
+    pump()
+    assert client.state == "allocated"
+    for i in range(1000):
+        client.create_permission(f"127.1.{i // 250}.{i % 250 + 1}", now)
+        if i % 20 == 0:
+            pump()
+    pump()
+    (alloc,) = core.allocations
+    assert len(alloc.permissions) <= DEFAULT_LIMITS.max_turn_permissions, len(alloc.permissions)

@@ -20,6 +20,7 @@ of :mod:`rtcpeer.sctp.channels` plus :class:`DtlsStateChanged`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,18 @@ __all__ = ["Connection", "DtlsStateChanged"]
 logger = logging.getLogger(__name__)
 
 _EARLY_LIMIT = 32  # DTLS datagrams kept while the DTLS core does not exist yet
+# SCTP packet size probed on a same-host pair (the remote address is a loopback one or our
+# own: either way the kernel's loopback device carries it): one full DTLS record (the
+# RFC 6347 plaintext limit). Other paths keep the 1200-byte default: without DF set on the ICE sockets a
+# successful probe would not prove the path, only that IP fragmentation works today.
+LOOPBACK_MTU = 16384
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,9 @@ class Connection:
         self.ice = ice
         self.on_event = on_event
         self.on_rtp = on_rtp
+        # Media hook: SRTP keys from the handshake (DTLS-SRTP, RFC 5764).
+        self.on_dtls_connected: Callable[[DtlsConnected], None] | None = None
+        self.srtp_keys: tuple[str | None, bytes] | None = None
         self.dtls: DtlsCore | None = None
         self.channels: DataChannelCore | None = None
         self.dtls_role: str | None = None
@@ -72,6 +88,7 @@ class Connection:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = False
+        self._mtu_probed = False
         # Counters for getStats (cheap: two adds per datagram).
         self.bytes_sent = 0
         self.bytes_received = 0
@@ -104,7 +121,10 @@ class Connection:
         self.dtls_role = role
         self.remote_fingerprints = list(remote_fingerprints)
         self.dtls = DtlsCore(
-            certificate, "client" if role == "client" else "server", list(remote_fingerprints)
+            certificate,
+            "client" if role == "client" else "server",
+            list(remote_fingerprints),
+            srtp=True,
         )
         assoc = Association(
             role == "client",
@@ -140,8 +160,21 @@ class Connection:
 
     def selected_pair_changed(self) -> None:
         """Called by the peer connection: datagrams held for lack of a pair can go now."""
+        self._mtu_probed = False  # a new path: probe again (the MTU never shrinks, though)
         if self._unsent:
             self.kick()
+
+    def _maybe_probe_mtu(self, channels: DataChannelCore) -> None:
+        """Once SCTP is up on a loopback pair, probe for full-record SCTP packets."""
+        self._mtu_probed = True
+        pair = self.ice.get_selected_pair()
+        if pair is None or pair[0].type != "host" or pair[0].transport != "udp":
+            return
+        remote = pair[1].host
+        # Same host: the kernel routes datagrams to any of our own addresses over loopback.
+        if not _is_loopback(remote) and remote != pair[0].host:
+            return
+        channels.association.probe_mtu(LOOPBACK_MTU, self._time())
 
     def set_remote_max_message_size(self, size: int) -> None:
         if self.channels is not None:
@@ -204,6 +237,8 @@ class Connection:
         # Handshake/alert events first: SCTP starts on top of a connected DTLS.
         self._dtls_events()
         if channels is not None and self.dtls_state == "connected":
+            if not self._mtu_probed and channels.connected:
+                self._maybe_probe_mtu(channels)
             for packet in channels.packets_to_send():
                 dtls.send(packet)
         sent_bytes = 0
@@ -238,6 +273,9 @@ class Connection:
         assert dtls is not None
         for ev in dtls.events():
             if isinstance(ev, DtlsConnected):
+                self.srtp_keys = (ev.srtp_profile, ev.keying_material)
+                if self.on_dtls_connected is not None:
+                    self.on_dtls_connected(ev)
                 self._set_dtls_state("connected")
                 if self.channels is not None:
                     self.channels.connect(self._time())

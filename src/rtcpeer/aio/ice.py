@@ -1,16 +1,20 @@
-"""The asyncio ICE transport: sockets, gathering, STUN servers, mDNS and the agent's timer.
+"""The asyncio ICE transport: sockets, gathering, STUN/TURN servers, mDNS and the agent's timer.
 
 This is the thin shell around :class:`rtcpeer.ice.agent.IceAgent` (see docs/internals.md):
 - host candidates on every usable interface address, IPv4 and IPv6 (RFC 8445 section
-  5.1.1.1), one UDP socket each, reported one at a time as found, then ``None``;
+  5.1.1.1), one UDP socket each, reported one at a time as found, then ``None``; with
+  ``tcp=True`` also passive and active ICE-TCP candidates (RFC 6544, :mod:`.ice_tcp`);
 - server-reflexive candidates from STUN servers (RFC 8445 section 5.1.1.2, RFC 8489 Binding
-  requests), each server bounded by a timeout so a dead server delays nothing else;
-- mDNS ``.local`` remote candidates resolved before use and dropped when unresolvable
-  (RFC 8828 section 5.1);
+  requests) and relayed candidates from TURN servers over UDP, TCP or TLS (RFC 8656,
+  :mod:`.ice_relay`), every server at once and each bounded by a timeout so a dead server
+  delays nothing else; failures are reported like the W3C icecandidateerror event;
+- mDNS ``.local`` remote candidates resolved before use and dropped when unresolvable, and
+  optionally our host addresses published under random ``.local`` names (RFC 8828);
 - iceTransportPolicy "relay" (W3C webrtc-pc 4.2.1) keeps only relayed local candidates;
-- one timer per transport, set from ``agent.next_timeout()``;
-- the hot path: a datagram whose first byte is above 3 (not STUN, RFC 7983) goes from
-  ``datagram_received`` straight to ``on_data``; ``send`` writes with ``transport.sendto``.
+- one timer per transport, set from the agent's and the TURN clients' ``next_timeout()``;
+- the hot path: a datagram whose first byte is above 3 (not STUN, RFC 7983) goes from the
+  socket's read callback straight to ``on_data`` (the agent only checks its source);
+  ``send`` writes with ``socket.sendto`` on the selected pair.
 """
 
 from __future__ import annotations
@@ -193,7 +197,11 @@ class IceTransport:
         self.mdns_publish = mdns_publish or mdns_responder is not None
         self._own_responder = mdns_responder is None
         self._responder = mdns_responder
-        self._addresses = list(addresses) if addresses is not None else None
+        # The interfaces to gather on (None: enumerate them at each gathering). It may be
+        # changed before a restart, whose new gathering then picks up the new addresses.
+        self.addresses: list[InterfaceAddress] | None = (
+            list(addresses) if addresses is not None else None
+        )
         self._mdns_resolver = mdns_resolver or mdns_resolve
         self.on_candidate = on_candidate
         self._on_data = on_data
@@ -206,7 +214,8 @@ class IceTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._time: Callable[[], float] = _no_clock
         self._sockets: dict[int, _Socket] = {}
-        self._local: list[Candidate] = []
+        # Candidates as signalled, each with the local address it was gathered from.
+        self._local: list[tuple[Candidate, str]] = []
         self.gathering_state = "new"
         self._gather_task: asyncio.Task[None] | None = None
         self._gather_tx: dict[bytes, asyncio.Future[Address]] = {}
@@ -244,7 +253,7 @@ class IceTransport:
 
     @property
     def local_candidates(self) -> list[Candidate]:
-        return list(self._local)
+        return [c for c, _ in self._local]
 
     @property
     def role(self) -> str:
@@ -290,11 +299,11 @@ class IceTransport:
             if self.on_gathering_state_change is not None:
                 self._call(self.on_gathering_state_change, state)
 
-    def _emit_candidate(self, candidate: Candidate | None) -> None:
-        if candidate is not None:
-            if self._responder is not None:
-                candidate = self._hide_address(candidate, self._responder)
-            self._local.append(candidate)
+    def _emit_candidate(self, candidate: Candidate, base: str) -> None:
+        """Signal a new local candidate gathered from the local address ``base``."""
+        if self._responder is not None:
+            candidate = self._hide_address(candidate, self._responder)
+        self._local.append((candidate, base))
         if self.on_candidate is not None:
             self._call(self.on_candidate, candidate)
 
@@ -315,19 +324,24 @@ class IceTransport:
                 if not await self._responder.start():
                     logger.info("cannot publish mDNS names: signalling host addresses")
                     self._responder = None
+            addrs = self.addresses if self.addresses is not None else enumerate_addresses()
+            usable = usable_addresses(addrs, include_loopback=self.include_loopback, ipv6=self.ipv6)
             if self._sockets:
-                # After a restart: same sockets, candidates re-announced for the new ufrag.
-                for cand in list(self._local):
-                    if self.on_candidate is not None:
+                # A new gathering after a restart: the candidates of addresses still present
+                # are announced again for the new ufrag (same sockets, so the old selected
+                # pair keeps working), and addresses that appeared since get new sockets.
+                still = {ia.address for ia in usable}
+                for cand, base in list(self._local):
+                    if base in still and self.on_candidate is not None:
                         self._call(self.on_candidate, cand)
-            else:
-                await self._gather_host()
-                # Every server is asked at once, each bounded by ``stun_timeout``, so a dead
-                # one delays nothing else. TURN servers answer Binding requests too (TURN
-                # is a STUN usage), which gives server-reflexive candidates.
-                sockets = list(self._sockets.values())
-                if self._servers:
-                    await asyncio.gather(*(self._gather_server(s, sockets) for s in self._servers))
+                known = {s.candidate.host for s in self._sockets.values() if s.candidate}
+                usable = [ia for ia in usable if ia.address not in known]
+            sockets = await self._gather_host(usable, len(self._sockets))
+            # Every server is asked at once, each bounded by ``stun_timeout``, so a dead one
+            # delays nothing else. TURN servers answer Binding requests too (TURN is a STUN
+            # usage), which gives server-reflexive candidates.
+            if self._servers and sockets:
+                await asyncio.gather(*(self._gather_server(s, sockets) for s in self._servers))
             self._agent.local_candidates_complete()
             self._pump()
         finally:
@@ -335,10 +349,10 @@ class IceTransport:
             if self.on_candidate is not None:
                 self._call(self.on_candidate, None)
 
-    async def _gather_host(self) -> None:
-        addrs = self._addresses if self._addresses is not None else enumerate_addresses()
-        usable = usable_addresses(addrs, include_loopback=self.include_loopback, ipv6=self.ipv6)
-        for index, ia in enumerate(usable):
+    async def _gather_host(self, usable: list[InterfaceAddress], first: int) -> list[_Socket]:
+        """Host candidates on ``usable`` addresses (ranked from ``first``); the new sockets."""
+        made: list[_Socket] = []
+        for index, ia in enumerate(usable, first):
             family = socket.AF_INET6 if ia.family == 6 else socket.AF_INET
             key = self._new_key()
             try:
@@ -473,7 +487,7 @@ class IceTransport:
             sock.family,
             self._time,
             lambda data, peer: self._on_packet(data, key, peer),
-            self._pump,
+            self._schedule,
             self.turn_ssl_context,
         )
         self._relays[key] = relay
@@ -695,6 +709,9 @@ class IceTransport:
                 if self.on_selected_pair_change is not None:
                     self._call(self.on_selected_pair_change, ev.local, ev.remote)
             elif isinstance(ev, IceStateChanged):
+                if ev.state in (IceState.FAILED, IceState.CLOSED):
+                    # RFC 7675 section 5.1: without consent, transmission on the pair stops.
+                    self._selected = None
                 if self.on_state_change is not None:
                     self._call(self.on_state_change, ev.state)
                 waiters, self._state_waiters = self._state_waiters, []
@@ -731,6 +748,8 @@ class IceTransport:
         return None
 
     def _schedule(self) -> None:
+        if self._closed:
+            return
         at = self._agent.next_timeout()
         for relay in self._relays.values():
             t = relay.next_timeout()

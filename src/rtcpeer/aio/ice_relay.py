@@ -249,6 +249,11 @@ class Relay:
         out = self.client.datagrams_to_send()
         if not out:
             return
+        # A STUN request (class bits C1 C0 = 0 0) starts a transaction with a retransmission
+        # timer: the owner must re-arm its single timer. Data (Send indications, ChannelData)
+        # never does, so the data path pays one byte test per packet.
+        if any(d[0] < 0x40 and not d[0] & 0x01 and not d[1] & 0x10 for d in out):
+            self._on_change()
         if self._sock is not None:
             sendto = self._sock.sendto
             for data in out:

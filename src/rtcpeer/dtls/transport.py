@@ -8,14 +8,19 @@ application records and close_notify.
 Retransmission (RFC 6347 section 4.2.4) follows the caller's clock, never the wall clock: the
 core keeps its own flight timer (1 s initial, doubling, capped at 60 s). When it fires the core
 first lets OpenSSL retransmit (``DTLSv1_handle_timeout``, which does so only once OpenSSL's own
-real-time timer has run out, as it has in a live connection); otherwise it re-sends the datagrams
-of its last flight unchanged. An unchanged datagram is what a duplicating network delivers, so
+real-time timer has run out, as it has in a live connection; when that timer is due within
+50 ms the core waits for it); otherwise (a fake clock) it re-sends the datagrams of its last
+flight unchanged. An unchanged datagram is what a duplicating network delivers, so
 every DTLS stack accepts it: the peer fills the holes and drops the duplicates. Because the
 peer drops duplicates silently it cannot answer them, so the sender of the final flight re-sends
 that flight itself whenever handshake records from the peer arrive after the handshake.
 
 OpenSSL writes a flight into the memory BIO as a run of records; the core splits it at record
 boundaries and packs records into datagrams of at most ``mtu`` bytes.
+
+The hot path (one application record per datagram, either way) calls ``SSL_read``/``SSL_write``
+through pyOpenSSL's cffi binding with one buffer per association (``_Fast``): about twice the
+record rate of ``Connection.recv``/``send``.
 """
 
 from __future__ import annotations
@@ -219,14 +224,18 @@ class _Fast:
 
 
 class DtlsCore:
-    """One DTLS 1.2 association, sans-I/O (see the module docstring)."""
+    """One DTLS 1.2 association, sans-I/O (see the module docstring).
+
+    ``srtp`` (default True) offers/accepts use_srtp even on data-only sessions: browsers always
+    do, and some peers (aiortc) fail a handshake that negotiated no SRTP profile.
+    """
 
     def __init__(
         self,
         certificate: RTCCertificate,
         role: Literal["client", "server"],
         remote_fingerprints: list[tuple[str, str]],
-        srtp: bool = False,
+        srtp: bool = True,
         mtu: int = 1200,
         *,
         initial_timeout: float = 1.0,

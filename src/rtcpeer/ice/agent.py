@@ -700,6 +700,10 @@ class IceAgent:
         self._out.append((resp.encode(integrity_key=key, fingerprint=True), local_key, addr))
 
     def _on_request(self, msg: StunMessage, local_key: LocalKey, addr: Address, now: float) -> None:
+        if local_key not in self._bases:
+            # A socket with no candidate of ours (its host candidate withheld, e.g. under
+            # iceTransportPolicy "relay"): answering would reveal the address.
+            return
         username = msg.get(Attr.USERNAME)
         if username is None or not msg.has(Attr.MESSAGE_INTEGRITY):
             # RFC 8489 section 9.1.3: missing credentials get 400, with no state change.

@@ -9,7 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from rtcpeer.media.track import MediaStreamError, MediaStreamTrack, RemoteStreamTrack
+from rtcpeer.media.track import (
+    MediaStream,
+    MediaStreamError,
+    MediaStreamTrack,
+    RemoteStreamTrack,
+)
 
 __all__ = [
     "AudioToneTrack",
@@ -17,6 +22,7 @@ __all__ = [
     "MediaPlayer",
     "MediaRecorder",
     "MediaSink",
+    "MediaStream",
     "MediaStreamError",
     "MediaStreamTrack",
     "NullSink",

@@ -72,6 +72,9 @@ class VideoTestTrack(_Paced):
 
         self._rows = (row(bars_y, width), row(bars_u, width // 2), row(bars_v, width // 2))
 
+    def getSettings(self) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height, "frameRate": self.framerate}
+
     def next_frame(self) -> Any:
         n = self._index
         self._index += 1
@@ -118,6 +121,9 @@ class AudioToneTrack(_Paced):
         table = array.array("h", [s for s in mono for _ in range(2)])
         self._table = table.tobytes() * 2
         self._pos = 0
+
+    def getSettings(self) -> dict[str, Any]:
+        return {"sampleRate": self.sample_rate, "channelCount": 2, "sampleSize": 16}
 
     def next_frame(self) -> Any:
         n = self._index

@@ -1,4 +1,4 @@
-"""MediaStreamTrack (W3C Media Capture and Streams section 4.3) for Python.
+"""MediaStreamTrack and MediaStream (W3C Media Capture and Streams sections 4.2, 4.3) for Python.
 
 ``kind``, ``id``, ``label``, ``enabled``, ``muted``, ``readyState``, ``stop()`` and the
 ``ended``/``mute``/``unmute`` events keep their W3C names. Frames are pulled with
@@ -15,7 +15,7 @@ from typing import Any
 from rtcpeer.errors import InvalidStateError
 from rtcpeer.events import Event, EventTarget
 
-__all__ = ["MediaStreamError", "MediaStreamTrack", "RemoteStreamTrack"]
+__all__ = ["MediaStream", "MediaStreamError", "MediaStreamTrack", "RemoteStreamTrack"]
 
 
 class MediaStreamError(InvalidStateError):
@@ -147,3 +147,59 @@ class RemoteStreamTrack(MediaStreamTrack):
         if frame is None:
             raise MediaStreamError(f"{self.kind} track {self.id} has ended")
         return frame
+
+
+class MediaStream(EventTarget):
+    """W3C MediaStream (section 4.2): an id and a set of tracks; ``addtrack``/``removetrack``
+    events fire when the peer connection changes the set (not for the user's own calls)."""
+
+    onaddtrack: Any = None
+    onremovetrack: Any = None
+
+    def __init__(
+        self, tracks: MediaStream | list[MediaStreamTrack] | None = None, id: str | None = None
+    ) -> None:
+        super().__init__()
+        self.id = id or str(uuid.uuid4())
+        self._tracks: list[MediaStreamTrack] = []
+        source = tracks.getTracks() if isinstance(tracks, MediaStream) else tracks or []
+        for track in source:
+            self.addTrack(track)
+
+    @property
+    def active(self) -> bool:
+        return any(t.readyState == "live" for t in self._tracks)
+
+    def getTracks(self) -> list[MediaStreamTrack]:
+        return list(self._tracks)
+
+    def getAudioTracks(self) -> list[MediaStreamTrack]:
+        return [t for t in self._tracks if t.kind == "audio"]
+
+    def getVideoTracks(self) -> list[MediaStreamTrack]:
+        return [t for t in self._tracks if t.kind == "video"]
+
+    def getTrackById(self, track_id: str) -> MediaStreamTrack | None:
+        return next((t for t in self._tracks if t.id == track_id), None)
+
+    def addTrack(self, track: MediaStreamTrack) -> None:
+        if track not in self._tracks:
+            self._tracks.append(track)
+
+    def removeTrack(self, track: MediaStreamTrack) -> None:
+        if track in self._tracks:
+            self._tracks.remove(track)
+
+    def _add_remote_track(self, track: MediaStreamTrack) -> None:
+        """The peer connection added a remote track (msid): fires "addtrack"."""
+        if track not in self._tracks:
+            self._tracks.append(track)
+            self.dispatchEvent(Event("addtrack", track=track))
+
+    def _remove_remote_track(self, track: MediaStreamTrack) -> None:
+        if track in self._tracks:
+            self._tracks.remove(track)
+            self.dispatchEvent(Event("removetrack", track=track))
+
+    def __repr__(self) -> str:
+        return f"<MediaStream {self.id} {len(self._tracks)} tracks>"

@@ -96,6 +96,8 @@ class RtpReceiverCore:
         self.packets_received = 0
         self.rtx_received = 0
         self.plis_sent = 0
+        self.bytes_received = 0
+        self.last_packet_time: float | None = None
 
     # ------------------------------------------------------------ input
 
@@ -108,7 +110,11 @@ class RtpReceiverCore:
             except ParseError:
                 return
             self.rtx_received += 1
+            dups = self.jitter_buffer.duplicates + self.jitter_buffer.late
             self.jitter_buffer.insert(packet, now)
+            if self.jitter_buffer.duplicates + self.jitter_buffer.late == dups:
+                # a repaired loss counts as received (no jitter sample: it is late on purpose)
+                self._received += 1
         else:
             if packet.payload_type != self.codec.payload_type:
                 return
@@ -117,6 +123,8 @@ class RtpReceiverCore:
             elif packet.ssrc != self.ssrc:
                 return
             self.packets_received += 1
+            self.bytes_received += len(packet.payload)
+            self.last_packet_time = now
             ext = self.jitter_buffer.insert(packet, now)
             self._update_stats(packet, ext, now)
         if self._next_report is None:
@@ -254,6 +262,30 @@ class RtpReceiverCore:
             dlsr,
         )
         return ReceiverReport(self.local_ssrc, [block])
+
+    def stats(self) -> dict[str, object]:
+        """The W3C webrtc-stats "inbound-rtp" dictionary (the caller adds id/timestamp and
+        decoder-side counters such as framesDecoded)."""
+        expected = 0 if self._base_ext is None else self._max_ext - self._base_ext + 1
+        return {
+            "type": "inbound-rtp",
+            "kind": self.codec.kind,
+            "ssrc": self.ssrc,
+            "packetsReceived": self.packets_received,
+            "bytesReceived": self.bytes_received,
+            "packetsLost": expected - self._received,
+            "jitter": self._jitter / self.codec.clock_rate,
+            "nackCount": self.jitter_buffer.nacks_sent,
+            "pliCount": self.plis_sent,
+            "retransmittedPacketsReceived": self.rtx_received,
+            "framesReceived": self.frames_received,
+            "framesDropped": self.frames_dropped,
+            **(
+                {"lastPacketReceivedTimestamp": self.last_packet_time}
+                if self.last_packet_time is not None
+                else {}
+            ),
+        }
 
     @property
     def fraction_lost(self) -> int:

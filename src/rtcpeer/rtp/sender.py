@@ -127,6 +127,12 @@ class RtpSenderCore:
         self.octets_sent = 0
         self.nacks_received = 0
         self.keyframe_requests = 0
+        self.plis_received = 0
+        self.firs_received = 0
+        self.frames_sent = 0
+        self.remote_fraction_lost = 0
+        self.remote_packets_lost = 0
+        self.remote_jitter = 0
         self.stopped = False
 
     # ------------------------------------------------------------ media in
@@ -141,6 +147,7 @@ class RtpSenderCore:
         self._last_frame_time = now
         payloads = self.payloader.packetize(frame, self.max_payload)
         last = len(payloads) - 1
+        self.frames_sent += 1
         exts = self._extensions(now)
         for i, payload in enumerate(payloads):
             if self._ext_tcc is not None and self._transport_sequence is not None:
@@ -192,10 +199,12 @@ class RtpSenderCore:
             elif isinstance(p, Pli):
                 if p.media_ssrc == self.ssrc:
                     self.keyframe_requests += 1
+                    self.plis_received += 1
                     self._events.append(KeyframeRequested("pli"))
             elif isinstance(p, Fir):
                 if any(ssrc == self.ssrc for ssrc, _ in p.entries):
                     self.keyframe_requests += 1
+                    self.firs_received += 1
                     self._events.append(KeyframeRequested("fir"))
             elif isinstance(p, TransportCc):
                 received, lost = feedback_counts(p)
@@ -208,6 +217,9 @@ class RtpSenderCore:
                     if block.ssrc != self.ssrc:
                         continue
                     self.bwe.on_receiver_report(block.fraction_lost, now)
+                    self.remote_fraction_lost = block.fraction_lost
+                    self.remote_packets_lost = block.packets_lost
+                    self.remote_jitter = block.jitter
                     sent = self._sr_sent.get(block.lsr)
                     if block.lsr and sent is not None:
                         self.rtt = max(0.0, now - sent - block.dlsr / 65536.0)
@@ -249,6 +261,38 @@ class RtpSenderCore:
                 SourceDescription([SdesChunk(self.ssrc, [(SDES_CNAME, self.cname.encode())])]),
             ]
         )
+
+    def stats(self) -> dict[str, dict[str, object]]:
+        """W3C webrtc-stats dictionaries: "outbound-rtp" and, once a report block arrived,
+        "remote-inbound-rtp" (keys are the stats type; the caller adds id/timestamp)."""
+        out: dict[str, dict[str, object]] = {
+            "outbound-rtp": {
+                "type": "outbound-rtp",
+                "kind": self.codec.kind,
+                "ssrc": self.ssrc,
+                "mid": self.mid,
+                "packetsSent": self.packets_sent,
+                "bytesSent": self.octets_sent,
+                "retransmittedPacketsSent": self.history.retransmitted,
+                "nackCount": self.nacks_received,
+                "pliCount": self.plis_received,
+                "firCount": self.firs_received,
+                "targetBitrate": self.bwe.target_bitrate,
+                "framesSent": self.frames_sent,
+                **({"rtxSsrc": self.rtx_ssrc} if self.rtx_ssrc is not None else {}),
+            }
+        }
+        if self.rtt is not None or self.remote_fraction_lost or self.remote_packets_lost:
+            out["remote-inbound-rtp"] = {
+                "type": "remote-inbound-rtp",
+                "kind": self.codec.kind,
+                "ssrc": self.ssrc,
+                "packetsLost": self.remote_packets_lost,
+                "fractionLost": self.remote_fraction_lost / 256.0,
+                "jitter": self.remote_jitter / self.codec.clock_rate,
+                **({"roundTripTime": self.rtt} if self.rtt is not None else {}),
+            }
+        return out
 
     def packets_to_send(self) -> list[bytes]:
         """Plain RTP and RTCP datagrams (tell them apart with ``packet.is_rtcp``)."""

@@ -46,6 +46,7 @@ _ZERO4 = b"\x00\x00\x00\x00"
 _COOKIE = struct.Struct("!dIIIHHIIBII")
 _COOKIE_MAC = 16
 _HB_INFO = struct.Struct("!dQ")
+_PROBE_INFO = struct.Struct("!dQI")  # sent_at, nonce, probed packet size
 _DATA = ChunkType.DATA
 _SACK = ChunkType.SACK
 
@@ -329,6 +330,8 @@ class AssociationBase:
         self._hb_at: float | None = None
         self._hb_nonce: int | None = None
         self._last_sent = 0.0
+        # Path MTU probe (RFC 8899 section 6.2.1: HEARTBEAT + PAD), at most one outstanding.
+        self._probe: tuple[int, int] | None = None  # (nonce, size)
 
         # Stream reset (RFC 6525).
         self._reset_queue: list[int] = []

@@ -55,6 +55,7 @@ from google_crc32c import _crc32c as _crc
 from rtcpeer.sctp._base import (
     _CRC,
     _HB_INFO,
+    _PROBE_INFO,
     _HDR,
     _M32,
     _RECEIVING_STATES,
@@ -402,7 +403,39 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
             logger.debug("peer reported: %s", [c.type for c in chunk.causes])
         return False
 
+    def probe_mtu(self, size: int, now: float) -> bool:
+        """Send one path MTU probe of ``size`` bytes (RFC 8899 6.2.1: HEARTBEAT + PAD).
+
+        When the peer's HEARTBEAT ACK for it arrives, ``mtu`` becomes ``size`` (it never
+        shrinks: callers only probe a path they have reason to trust, e.g. loopback). A
+        peer that does not know PAD skips it (type 0x84) and still answers. Returns False
+        (nothing sent) unless established or when ``size`` is not above the current MTU.
+        """
+        if self.state is not _S.ESTABLISHED or size <= self.mtu or size > 65507:
+            return False
+        nonce = self._rng.getrandbits(64)
+        hb = HeartbeatChunk(_PROBE_INFO.pack(now, nonce, size)).encode()
+        pad = size - 12 - len(hb) - 4
+        if pad < 0:
+            return False
+        # PAD chunk: type 0x84, flags 0, length, zero padding (a multiple of 4 long).
+        pad &= ~3
+        chunk = hb + bytes((0x84, 0, (pad + 4) >> 8, (pad + 4) & 0xFF)) + bytes(pad)
+        self._probe = (nonce, 12 + len(chunk))
+        self._send_packet(self.peer_tag, chunk)
+        return True
+
     def _on_heartbeat_ack(self, chunk: HeartbeatAckChunk, now: float) -> None:
+        if len(chunk.info) == _PROBE_INFO.size:
+            _, nonce, size = _PROBE_INFO.unpack(chunk.info)
+            if self._probe is not None and self._probe == (nonce, size):
+                self._probe = None
+                if size > self.mtu:
+                    self.mtu = size
+                    # The initial window of 9260 7.2.1 in the new packet size, so that a
+                    # window holds at least two packets (SACKed at once by the peer).
+                    self._cwnd = max(self._cwnd, min(4 * size, max(2 * size, 4380)))
+            return
         if len(chunk.info) != _HB_INFO.size:
             return
         sent_at, nonce = _HB_INFO.unpack(chunk.info)

@@ -28,6 +28,7 @@ from rtcpeer.sctp._base import (
 from rtcpeer.sctp.chunks import (
     FLAG_BEGIN,
     FLAG_END,
+    FLAG_IMMEDIATE,
     FLAG_UNORDERED,
     ForwardTsnChunk,
     IForwardTsnChunk,
@@ -200,7 +201,10 @@ class SenderMixin(AssociationBase):
             if cum_advanced and self._fast_recovery_exit is None:
                 if self._cwnd <= self._ssthresh:
                     if flight_before + self.mtu >= self._cwnd:
-                        self._cwnd += min(acked_bytes, self.mtu)
+                        # 7.2.1: at most one MTU per SACK. A stretch SACK (the peer acks a
+                        # whole burst it read at once, as batching shells do) counts as the
+                        # SACKs-every-second-packet it replaces, or slow start would crawl.
+                        self._cwnd += max(min(acked_bytes, self.mtu), acked_bytes >> 1)
                 else:
                     self._pba += acked_bytes
                     if self._pba >= self._cwnd and flight_before + self.mtu >= self._cwnd:
@@ -432,6 +436,10 @@ class SenderMixin(AssociationBase):
                         n = room
                     else:
                         flags |= FLAG_END
+                    if flight + n >= cwnd or rwnd <= n:
+                        # The window is full after this chunk: ask for the SACK now (RFC
+                        # 7053) instead of leaving the peer's delayed-ack timer to stall us.
+                        flags |= FLAG_IMMEDIATE
                     frag = msg.data[off : off + n]
                     c = _Out(next_tsn, flags, msg, frag, now)
                     if idata:

@@ -1,0 +1,547 @@
+"""RTCRtpTransceiver, RTCRtpSender, RTCRtpReceiver, MediaStream and their SDP (W3C webrtc-pc 5).
+
+Implements:
+
+- the W3C objects (webrtc-pc 5.2 RTCRtpSender, 5.3 RTCRtpReceiver, 5.4 RTCRtpTransceiver):
+  ``direction`` / ``currentDirection``, ``mid``, ``stop()``, ``replaceTrack``,
+  ``setStreams``, ``setCodecPreferences``, ``getParameters``; the ``track`` event
+  (:class:`RTCTrackEvent`) and a minimal ``MediaStream``;
+- the media part of offers and answers (RFC 8829 sections 5.2.1 and 5.3.1; the transport lines
+  around them come from :mod:`rtcpeer.sdp.jsep`): ``a=rtpmap``/``a=fmtp``/``a=rtcp-fb`` of the
+  codecs, ``a=extmap`` (RFC 8285: mid, abs-send-time, transport-wide-cc), the direction,
+  ``a=msid`` (RFC 8830), ``a=ssrc``/``a=ssrc-group:FID`` (RFC 5576, RFC 4588 RTX);
+- reading a remote m= section (:func:`read_remote_media`): codecs (negotiated with
+  :func:`rtcpeer.rtp.codecs.negotiate_codecs`, the remote's payload types), extmap ids,
+  direction, msid stream ids and SSRCs.
+
+Nothing here does I/O; :mod:`rtcpeer.pc.media_session` runs the RTP cores.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rtcpeer.errors import InvalidAccessError, InvalidStateError
+from rtcpeer.events import Event
+from rtcpeer.media.track import MediaStreamTrack, RemoteStreamTrack
+from rtcpeer.rtp.codecs import (
+    AUDIO_CODECS,
+    HEADER_EXTENSIONS,
+    VIDEO_CODECS,
+    RtpCodec,
+    negotiate_codecs,
+    rtx_codec,
+)
+from rtcpeer.rtp.packet import EXT_ABS_SEND_TIME, EXT_MID, EXT_TRANSPORT_CC
+
+if TYPE_CHECKING:
+    from rtcpeer.pc.media_session import MediaController
+
+__all__ = [
+    "DEFAULT_EXTENSION_IDS",
+    "DIRECTIONS",
+    "MEDIA_PROTO",
+    "MediaStream",
+    "RTCRtpReceiver",
+    "RTCRtpSender",
+    "RTCRtpTransceiver",
+    "RTCTrackEvent",
+    "RemoteMediaInfo",
+    "answer_direction",
+    "local_codecs",
+    "read_remote_media",
+    "reverse_direction",
+]
+
+MEDIA_PROTO = "UDP/TLS/RTP/SAVPF"
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+DEFAULT_EXTENSION_IDS: dict[str, int] = {EXT_MID: 1, EXT_ABS_SEND_TIME: 2, EXT_TRANSPORT_CC: 3}
+
+
+def _sends(direction: str | None) -> bool:
+    return direction in ("sendrecv", "sendonly")
+
+
+def _recvs(direction: str | None) -> bool:
+    return direction in ("sendrecv", "recvonly")
+
+
+def _direction(send: bool, recv: bool) -> str:
+    if send and recv:
+        return "sendrecv"
+    if send:
+        return "sendonly"
+    if recv:
+        return "recvonly"
+    return "inactive"
+
+
+def reverse_direction(direction: str) -> str:
+    """The direction as seen from the other side (sendonly <-> recvonly)."""
+    return _direction(_recvs(direction), _sends(direction))
+
+
+def answer_direction(local: str, offered: str) -> str:
+    """RFC 8829 5.3.1: the answer sends only what the offer receives and vice versa."""
+    return _direction(_sends(local) and _recvs(offered), _recvs(local) and _sends(offered))
+
+
+def _h264_available() -> bool:
+    try:
+        from rtcpeer.rtp.codecs.encoders import h264_encoder_available
+    except ImportError:  # pragma: no cover - the media extra is missing
+        return False
+    return h264_encoder_available()
+
+
+def local_codecs(kind: str) -> list[RtpCodec]:
+    """What we offer for ``kind``, in preference order, with RTX for video (PT + 1)."""
+    if kind == "audio":
+        return list(AUDIO_CODECS)
+    out: list[RtpCodec] = []
+    for codec in VIDEO_CODECS:
+        if codec.name == "H264" and not _h264_available():
+            continue
+        out.append(codec)
+        out.append(rtx_codec(codec, codec.payload_type + 1))
+    return out
+
+
+# ---------------------------------------------------------------------- W3C objects
+
+
+class MediaStream:
+    """A minimal W3C MediaStream: an id and a set of tracks."""
+
+    def __init__(self, tracks: Iterable[MediaStreamTrack] = (), id: str | None = None) -> None:
+        self.id = id or str(uuid.uuid4())
+        self._tracks: list[MediaStreamTrack] = list(tracks)
+
+    def getTracks(self) -> list[MediaStreamTrack]:
+        return list(self._tracks)
+
+    def getAudioTracks(self) -> list[MediaStreamTrack]:
+        return [t for t in self._tracks if t.kind == "audio"]
+
+    def getVideoTracks(self) -> list[MediaStreamTrack]:
+        return [t for t in self._tracks if t.kind == "video"]
+
+    def getTrackById(self, id: str) -> MediaStreamTrack | None:
+        return next((t for t in self._tracks if t.id == id), None)
+
+    def addTrack(self, track: MediaStreamTrack) -> None:
+        if track not in self._tracks:
+            self._tracks.append(track)
+
+    def removeTrack(self, track: MediaStreamTrack) -> None:
+        if track in self._tracks:
+            self._tracks.remove(track)
+
+    @property
+    def active(self) -> bool:
+        return any(t.readyState == "live" for t in self._tracks)
+
+    def __repr__(self) -> str:
+        return f"<MediaStream {self.id} tracks={len(self._tracks)}>"
+
+
+class RTCTrackEvent(Event):
+    """``track``: ``receiver``, ``track``, ``streams`` and ``transceiver``."""
+
+    def __init__(
+        self,
+        receiver: RTCRtpReceiver,
+        track: MediaStreamTrack,
+        streams: list[MediaStream],
+        transceiver: RTCRtpTransceiver,
+    ) -> None:
+        super().__init__(
+            "track", receiver=receiver, track=track, streams=streams, transceiver=transceiver
+        )
+
+
+class RTCRtpSender:
+    """webrtc-pc 5.2. ``track`` may be None (nothing is sent, the m= section stays)."""
+
+    def __init__(
+        self, controller: MediaController, kind: str, track: MediaStreamTrack | None
+    ) -> None:
+        self._controller = controller
+        self._kind = kind
+        self._track = track
+        self._stream_ids: list[str] = []
+        self._transceiver: RTCRtpTransceiver | None = None
+        self._ssrc = secrets.randbits(32) or 1
+        self._rtx_ssrc = secrets.randbits(32) or 2
+        self._msid_track = track.id if track is not None else str(uuid.uuid4())
+
+    @property
+    def track(self) -> MediaStreamTrack | None:
+        return self._track
+
+    @property
+    def transport(self) -> Any:
+        return self._controller.pc.sctp
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    async def replaceTrack(self, withTrack: MediaStreamTrack | None) -> None:
+        """Send ``withTrack`` instead, without renegotiation (W3C 5.2)."""
+        transceiver = self._transceiver
+        if transceiver is not None and transceiver._stopping:
+            raise InvalidStateError("replaceTrack() on a stopped transceiver")
+        if withTrack is not None and withTrack.kind != self._kind:
+            raise TypeError(f"replaceTrack(): a {withTrack.kind} track on a {self._kind} sender")
+        self._track = withTrack
+        self._controller.sender_track_changed(self)
+
+    def setStreams(self, *streams: MediaStream) -> None:
+        self._stream_ids = [s.id for s in streams]
+        self._controller.update_negotiation_needed()
+
+    def getParameters(self) -> dict[str, Any]:
+        transceiver = self._transceiver
+        codecs = transceiver._codecs if transceiver is not None else []
+        return {
+            "encodings": [{"ssrc": self._ssrc, "active": True}],
+            "codecs": [_codec_dict(c) for c in codecs],
+            "headerExtensions": [
+                {"uri": uri, "id": i}
+                for uri, i in (transceiver._extensions.items() if transceiver else [])
+            ],
+            "rtcp": {"cname": self._controller.cname, "reducedSize": True},
+        }
+
+    @staticmethod
+    def getCapabilities(kind: str) -> dict[str, Any] | None:
+        return _capabilities(kind)
+
+    async def getStats(self) -> dict[str, dict[str, Any]]:
+        report = await self._controller.pc.getStats()
+        return {k: v for k, v in report.items() if v.get("ssrc") == self._ssrc}
+
+    def __repr__(self) -> str:
+        return f"<RTCRtpSender {self._kind} track={self._track!r}>"
+
+
+class RTCRtpReceiver:
+    """webrtc-pc 5.3. ``track`` exists from the start (muted until media arrives)."""
+
+    def __init__(self, controller: MediaController, kind: str) -> None:
+        self._controller = controller
+        self._kind = kind
+        self._track = RemoteStreamTrack(kind)
+        self._transceiver: RTCRtpTransceiver | None = None
+
+    @property
+    def track(self) -> RemoteStreamTrack:
+        return self._track
+
+    @property
+    def transport(self) -> Any:
+        return self._controller.pc.sctp
+
+    @staticmethod
+    def getCapabilities(kind: str) -> dict[str, Any] | None:
+        return _capabilities(kind)
+
+    def getParameters(self) -> dict[str, Any]:
+        transceiver = self._transceiver
+        codecs = transceiver._codecs if transceiver is not None else []
+        return {"codecs": [_codec_dict(c) for c in codecs]}
+
+    async def getStats(self) -> dict[str, dict[str, Any]]:
+        report = await self._controller.pc.getStats()
+        return {k: v for k, v in report.items() if v.get("trackIdentifier") == self._track.id}
+
+    def __repr__(self) -> str:
+        return f"<RTCRtpReceiver {self._kind} track={self._track.id}>"
+
+
+class RTCRtpTransceiver:
+    """webrtc-pc 5.4: one m= section; a sender and a receiver sharing it."""
+
+    def __init__(
+        self,
+        controller: MediaController,
+        kind: str,
+        track: MediaStreamTrack | None,
+        direction: str = "sendrecv",
+        streams: Iterable[MediaStream] = (),
+    ) -> None:
+        if direction not in DIRECTIONS:
+            raise TypeError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+        self._controller = controller
+        self._kind = kind
+        self._direction = direction
+        self._current_direction: str | None = None
+        self._mid: str | None = None  # negotiated (visible) mid
+        self._assigned_mid: str | None = None  # mid of an offer not yet answered
+        self._stopping = False
+        self._stopped = False
+        self.sender = RTCRtpSender(controller, kind, track)
+        self.sender._stream_ids = [s.id for s in streams]
+        self.sender._transceiver = self
+        self.receiver = RTCRtpReceiver(controller, kind)
+        self.receiver._transceiver = self
+        # Negotiated state (set when an answer is applied).
+        self._codecs: list[RtpCodec] = []  # send/receive codec first, then RTX entries
+        self._extensions: dict[str, int] = {}
+        self._preferences: list[RtpCodec] | None = None
+        self._remote_ssrcs: list[int] = []
+        self._fired_recv = False
+        self._added_by_add_track = False
+        self._created_by_remote = False
+        self._ever_sent = False
+        self._negotiated_direction: str | None = None
+        self._negotiated_streams: list[str] = []
+        # (codecs, extensions, direction) of an answer created but not yet applied.
+        self._pending: tuple[list[RtpCodec], dict[str, int], str] | None = None
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    @property
+    def mid(self) -> str | None:
+        return self._mid
+
+    @property
+    def direction(self) -> str:
+        return self._direction
+
+    @direction.setter
+    def direction(self, value: str) -> None:
+        if value not in DIRECTIONS:
+            raise TypeError(f"direction must be one of {DIRECTIONS}, not {value!r}")
+        if self._stopping:
+            raise InvalidStateError("cannot change the direction of a stopped transceiver")
+        if value != self._direction:
+            self._direction = value
+            self._controller.update_negotiation_needed()
+
+    @property
+    def currentDirection(self) -> str | None:
+        if self._stopped:
+            return "stopped"
+        return self._current_direction
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        """Stop sending and receiving; the m= section is rejected at the next negotiation."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._direction = "stopped"
+        self._controller.stop_transceiver(self)
+        self._controller.update_negotiation_needed()
+
+    def setCodecPreferences(self, codecs: list[Any]) -> None:
+        """Codec dicts (``mimeType``, ``clockRate``, ...) from getCapabilities; [] resets."""
+        if not codecs:
+            self._preferences = None
+            return
+        available = local_codecs(self._kind)
+        chosen: list[RtpCodec] = []
+        for wanted in codecs:
+            mime = str(wanted.get("mimeType", "")).lower()
+            match = next((c for c in available if c.mime_type.lower() == mime), None)
+            if match is None:
+                raise InvalidAccessError(f"setCodecPreferences: {mime!r} is not supported")
+            if match not in chosen:
+                chosen.append(match)
+        self._preferences = chosen
+
+    # --------------------------------------------------------- helpers for the controller
+
+    @property
+    def send_codec(self) -> RtpCodec | None:
+        return next((c for c in self._codecs if c.name != "rtx"), None)
+
+    def _sends_locally(self) -> bool:
+        return _sends(self._direction)
+
+    def rtx_payload_type(self, codec: RtpCodec) -> int | None:
+        for c in self._codecs:
+            if c.name == "rtx" and c.parameter("apt") == str(codec.payload_type):
+                return c.payload_type
+        return None
+
+    def offer_codecs(self) -> list[RtpCodec]:
+        if self._codecs:
+            return list(self._codecs)
+        if self._preferences is not None:
+            out: list[RtpCodec] = []
+            for codec in self._preferences:
+                if codec.name == "rtx":
+                    continue
+                out.append(codec)
+                if codec.kind == "video":
+                    out.append(rtx_codec(codec, codec.payload_type + 1))
+            return out
+        return local_codecs(self._kind)
+
+    def __repr__(self) -> str:
+        return (
+            f"<RTCRtpTransceiver {self._kind} mid={self._mid} direction={self._direction} "
+            f"current={self.currentDirection}>"
+        )
+
+
+def _codec_dict(codec: RtpCodec) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "payloadType": codec.payload_type,
+        "mimeType": codec.mime_type,
+        "clockRate": codec.clock_rate,
+    }
+    if codec.kind == "audio":
+        out["channels"] = codec.channels
+    if codec.fmtp:
+        out["sdpFmtpLine"] = codec.fmtp.partition(" ")[2]
+    return out
+
+
+def _capabilities(kind: str) -> dict[str, Any] | None:
+    if kind not in ("audio", "video"):
+        return None
+    codecs = [_codec_dict(c) for c in local_codecs(kind)]
+    for c in codecs:
+        del c["payloadType"]
+    return {
+        "codecs": codecs,
+        "headerExtensions": [{"uri": uri} for uri in HEADER_EXTENSIONS[kind]],
+    }
+
+
+# ---------------------------------------------------------------------- SDP
+
+
+def media_lines(
+    transceiver: RTCRtpTransceiver,
+    codecs: list[RtpCodec],
+    extensions: dict[str, int],
+    direction: str,
+    cname: str,
+) -> list[str]:
+    """Attribute lines (without ``a=``) of one audio/video m= section."""
+    lines = [f"extmap:{i} {uri}" for uri, i in sorted(extensions.items(), key=lambda e: e[1])]
+    lines.append(direction)
+    sender = transceiver.sender
+    sending = _sends(direction)
+    if sending:
+        for stream in sender._stream_ids or ["-"]:
+            lines.append(f"msid:{stream} {sender._msid_track}")
+    lines.append("rtcp-rsize")
+    for codec in codecs:
+        lines.append(f"rtpmap:{codec.rtpmap}")
+        for fb in codec.rtcp_feedback:
+            lines.append(f"rtcp-fb:{codec.payload_type} {fb}")
+        if codec.fmtp:
+            lines.append(f"fmtp:{codec.fmtp}")
+    if sending:
+        has_rtx = any(c.name == "rtx" for c in codecs)
+        ssrcs = [sender._ssrc]
+        if has_rtx:
+            ssrcs.append(sender._rtx_ssrc)
+            lines.append(f"ssrc-group:FID {sender._ssrc} {sender._rtx_ssrc}")
+        stream = sender._stream_ids[0] if sender._stream_ids else "-"
+        for ssrc in ssrcs:
+            lines.append(f"ssrc:{ssrc} cname:{cname}")
+            lines.append(f"ssrc:{ssrc} msid:{stream} {sender._msid_track}")
+    return lines
+
+
+@dataclass(slots=True)
+class RemoteMediaInfo:
+    """What the media layer reads from one remote audio/video m= section."""
+
+    codecs: list[RtpCodec] = field(default_factory=list)  # all offered, remote PTs
+    extensions: dict[str, int] = field(default_factory=dict)  # uri -> id
+    direction: str = "sendrecv"
+    stream_ids: list[str] = field(default_factory=list)
+    track_id: str | None = None
+    ssrcs: list[int] = field(default_factory=list)
+
+
+def read_remote_media(
+    kind: str, fmt: list[str], attributes: list[tuple[str, str | None]]
+) -> RemoteMediaInfo:
+    """Parse the media attributes of a remote m= section; malformed lines are skipped."""
+    info = RemoteMediaInfo()
+    rtpmaps: dict[int, str] = {}
+    fmtps: dict[int, str] = {}
+    feedback: dict[str, list[str]] = {}
+    direction = None
+    for name, value in attributes:
+        if name in DIRECTIONS and value is None:
+            direction = name
+            continue
+        if value is None:
+            continue
+        head, _, rest = value.strip().partition(" ")
+        if name == "rtpmap" and head.isdigit():
+            rtpmaps[int(head)] = value.strip()
+        elif name == "fmtp" and head.isdigit():
+            fmtps[int(head)] = value.strip()
+        elif name == "rtcp-fb" and rest:
+            feedback.setdefault(head, []).append(rest.strip())
+        elif name == "extmap" and rest:
+            ext_id = head.split("/")[0]
+            uri = rest.split()[0]
+            if ext_id.isdigit() and 0 < int(ext_id) < 256:
+                info.extensions.setdefault(uri, int(ext_id))
+        elif name == "msid":
+            if head and head != "-":
+                info.stream_ids.append(head)
+            if rest:
+                info.track_id = rest.split()[0]
+        elif name == "ssrc" and head.isdigit():
+            ssrc = int(head)
+            if ssrc < 1 << 32 and ssrc not in info.ssrcs:
+                info.ssrcs.append(ssrc)
+    info.direction = direction or "sendrecv"
+    for pt_text in fmt:
+        if not pt_text.isdigit():
+            continue
+        pt = int(pt_text)
+        rtpmap = rtpmaps.get(pt)
+        if rtpmap is None:
+            continue
+        try:
+            codec = RtpCodec.from_sdp(
+                kind, rtpmap, fmtps.get(pt), feedback.get(pt_text, []) + feedback.get("*", [])
+            )
+        except ValueError:
+            continue
+        info.codecs.append(codec)
+    return info
+
+
+def choose_codecs(local: list[RtpCodec], remote: list[RtpCodec]) -> list[RtpCodec]:
+    """The first common codec (remote payload types) and its RTX, or [] when none."""
+    common = negotiate_codecs([c for c in local if c.name != "rtx"], remote)
+    primary = next((c for c in common if c.name != "rtx"), None)
+    if primary is None:
+        return []
+    out = [primary]
+    rtx = next(
+        (c for c in common if c.name == "rtx" and c.parameter("apt") == str(primary.payload_type)),
+        None,
+    )
+    if rtx is not None and primary.kind == "video":
+        out.append(RtpCodec(rtx.kind, "rtx", rtx.clock_rate, rtx.payload_type, 1, rtx.parameters))
+    return out
+
+
+def choose_extensions(kind: str, remote: dict[str, int]) -> dict[str, int]:
+    """The remote's ids of the header extensions we support."""
+    return {uri: i for uri, i in remote.items() if uri in HEADER_EXTENSIONS.get(kind, ())}

@@ -28,3 +28,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
 .venv/bin/python -m pip install -q -e '.[dev,media,redis,fuzz]' 2>&1 | grep -v '^WARNING' || true
 .venv/bin/python -c 'import rtcpeer, OpenSSL, aiohttp, google_crc32c' # fail loudly if the install did not work
+# aiortc, the incumbent, lives in its own virtualenv: the benchmarks and the aiortc interop tests
+# run it in child processes, so its pins never disturb rtcpeer's.
+bash bench/setup.sh

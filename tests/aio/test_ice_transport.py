@@ -258,9 +258,15 @@ async def test_restart_keeps_data_flowing_and_renominates() -> None:
     assert b.data == [b"\x17during"]
     link(a, b)
     a.candidates.clear()
+    # The restart's new gathering also covers an interface that appeared meanwhile.
+    a.ice.addresses = [LO4, LO6]
     await asyncio.gather(a.ice.gather(), b.ice.gather())
     # Candidates are re-announced for the new generation, then end-of-candidates.
-    assert [c.type if c else None for c in a.candidates] == ["host", None]
+    assert [(c.type, c.host) if c else None for c in a.candidates] == [
+        ("host", "127.0.0.1"),
+        ("host", "::1"),
+        None,
+    ]
     for _ in range(200):
         sel_a, sel_b = a.ice.agent.selected_pair, b.ice.agent.selected_pair
         if sel_a and sel_b and sel_a.generation == 1 and sel_b.generation == 1:

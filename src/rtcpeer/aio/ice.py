@@ -381,16 +381,18 @@ class IceTransport:
             cand = host_candidate(ia.address, port, proto.local_pref)
             proto.candidate = cand
             self._sockets[key] = proto
+            made.append(proto)
             if self._closed:
-                return
+                return made
             if self.ice_transport_policy == "all":
                 # Under "relay" the socket only talks to TURN servers; the agent never
                 # learns the host candidate, so it is neither signalled nor checked.
                 self._agent.add_local_candidate(cand, key)
-                self._emit_candidate(cand)
+                self._emit_candidate(cand, ia.address)
                 if self.tcp:
                     await self._gather_tcp(ia.address, proto.local_pref)
             self._pump()
+        return made
 
     def _new_key(self) -> int:
         self._next_key += 1
@@ -404,13 +406,13 @@ class IceTransport:
             return
         passive = host_candidate(address, port, local_pref, "tcp", "passive")
         self._agent.add_local_candidate(passive, key)
-        self._emit_candidate(passive)
+        self._emit_candidate(passive, address)
         active_key = self._new_key()
         self._tcp.add_active(address, active_key)
         # Active candidates carry the discard port 9 (RFC 6544 section 4.5).
         active = host_candidate(address, 9, local_pref, "tcp", "active")
         self._agent.add_local_candidate(active, active_key)
-        self._emit_candidate(active)
+        self._emit_candidate(active, address)
 
     async def _resolve_server(self, server: ServerUrl) -> dict[int, Address]:
         """The server's first address per family (4, 6); empty when it does not resolve."""
@@ -466,11 +468,12 @@ class IceTransport:
             return
         cand = srflx_candidate(mapped, base, sock.local_pref, server.text)
         if cand is None or any(
-            c.type == "srflx" and c.host == cand.host and c.port == cand.port for c in self._local
+            c.type == "srflx" and c.host == cand.host and c.port == cand.port
+            for c, _ in self._local
         ):
             return
         self._agent.add_local_candidate(cand, sock.key)
-        self._emit_candidate(cand)
+        self._emit_candidate(cand, base.host)
         self._pump()
 
     async def _gather_relay(self, server: ServerUrl, addr: Address, sock: _Socket) -> None:
@@ -507,7 +510,7 @@ class IceTransport:
         for remote in self._agent.remote_candidates:
             relay.permit(remote.host)
         self._agent.add_local_candidate(cand, key)
-        self._emit_candidate(cand)
+        self._emit_candidate(cand, base.host)
         self._pump()
 
     def _on_packet(self, data: bytes, key: int, peer: Address) -> None:

@@ -12,6 +12,7 @@ Each adapter imports its implementation lazily: a worker process imports only th
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -134,6 +135,16 @@ class RtcpeerImpl(Impl):
     def on_buffered_amount_low(self, dc: Any, cb: Callable[[], None]) -> None:
         dc.addEventListener("bufferedamountlow", lambda ev: cb())
 
+    def _signal(self, sdp: str) -> str:
+        sdp = loopback_only(sdp)
+        if os.environ.get("BENCH_RTCPEER_MTU1200"):
+            # Hide rtcpeer's same-host packet-size extension: 1,200-byte SCTP packets, as on
+            # any network path (python -m bench --rtcpeer-mtu1200).
+            sdp = "\r\n".join(
+                ln for ln in sdp.split("\r\n") if not ln.startswith("a=x-rtcpeer-max-packet")
+            )
+        return sdp
+
     async def _gathered(self, pc: Any) -> Json:
         if pc.iceGatheringState != "complete":
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -146,7 +157,7 @@ class RtcpeerImpl(Impl):
             if pc.iceGatheringState != "complete":
                 await done
         desc = pc.localDescription
-        return {"type": desc.type, "sdp": loopback_only(desc.sdp)}
+        return {"type": desc.type, "sdp": self._signal(desc.sdp)}
 
     async def offer(self, pc: Any) -> Json:
         await pc.setLocalDescription(await pc.createOffer())

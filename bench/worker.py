@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -126,6 +127,13 @@ async def connect_to_answerer(
     return proc, pc, dc
 
 
+def kill(proc: asyncio.subprocess.Process) -> None:
+    """Never leave an answerer behind (it holds the driver's stderr pipe open)."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
 async def finish(impl: Impl, proc: asyncio.subprocess.Process, pc: Any) -> None:
     assert proc.stdin is not None
     proc.stdin.write(b'{"type": "bye"}\n')
@@ -145,23 +153,27 @@ async def scenario_stream(impl: Impl, params: Json) -> Json:
     proc, pc, dc = await connect_to_answerer(
         impl, {"kind": "sink", "count": count, "loop": params["loop"]}
     )
-    dc.bufferedAmountLowThreshold = low
-    drained = asyncio.Event()
-    impl.on_buffered_amount_low(dc, drained.set)
-    payload = bytes(size)
-    send = dc.send
-    cpu0 = time.process_time()
-    start = time.monotonic()
-    sent = 0
-    while sent < count:
-        while sent < count and dc.bufferedAmount <= high:
-            send(payload)
-            sent += 1
-        if sent < count:
-            drained.clear()
-            await asyncio.wait_for(drained.wait(), 30)
-    report = await read_json(proc.stdout, 120)
-    cpu = time.process_time() - cpu0
+    try:
+        dc.bufferedAmountLowThreshold = low
+        drained = asyncio.Event()
+        impl.on_buffered_amount_low(dc, drained.set)
+        payload = bytes(size)
+        send = dc.send
+        cpu0 = time.process_time()
+        start = time.monotonic()
+        sent = 0
+        while sent < count:
+            while sent < count and dc.bufferedAmount <= high:
+                send(payload)
+                sent += 1
+            if sent < count:
+                drained.clear()
+                await asyncio.wait_for(drained.wait(), 120)
+        report = await read_json(proc.stdout, 300)
+        cpu = time.process_time() - cpu0
+    except BaseException:
+        kill(proc)
+        raise
     await finish(impl, proc, pc)
     elapsed = report["last"] - start
     mib = size * count / (1 << 20)
@@ -196,14 +208,18 @@ async def scenario_pingpong(impl: Impl, params: Json) -> Json:
     impl.on_message(dc, on_message)
     payload = bytes(size)
     rtts = []
-    for i in range(warmup + count):
-        fut = loop.create_future()
-        waiting.append(fut)
-        start = time.perf_counter()
-        dc.send(payload)
-        await asyncio.wait_for(fut, 10)
-        if i >= warmup:
-            rtts.append((time.perf_counter() - start) * 1e6)
+    try:
+        for i in range(warmup + count):
+            fut = loop.create_future()
+            waiting.append(fut)
+            start = time.perf_counter()
+            dc.send(payload)
+            await asyncio.wait_for(fut, 10)
+            if i >= warmup:
+                rtts.append((time.perf_counter() - start) * 1e6)
+    except BaseException:
+        kill(proc)
+        raise
     await finish(impl, proc, pc)
     return {
         "rtt_median_us": statistics.median(rtts),
@@ -246,12 +262,17 @@ async def role_answerer(impl: Impl, params: Json) -> Json:
 
     impl.on_datachannel(pc, on_channel)
     write_line(await impl.answer(pc, offer))
+    # Until the offerer says bye or goes away (stdin closes), reporting when the sink is full.
+    line_task = asyncio.ensure_future(reader.readline())
     if mode["kind"] == "sink":
-        write_line(await done)
-    while True:  # until the offerer says bye (or goes away)
-        line = await reader.readline()
+        await asyncio.wait([done, line_task], return_when=asyncio.FIRST_COMPLETED)
+        if done.done():
+            write_line(done.result())
+    while True:
+        line = await line_task
         if not line or b"bye" in line:
             break
+        line_task = asyncio.ensure_future(reader.readline())
     await impl.close(pc)
     return {}
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rtcpeer.errors import InvalidStateError, OperationError, RTCError, SyntaxError_
+from rtcpeer.errors import InvalidStateError, RTCError, SyntaxError_
 from rtcpeer.events import Event, EventTarget
 
 if TYPE_CHECKING:
@@ -150,19 +150,17 @@ class RTCDataChannel(EventTarget):
     # ------------------------------------------------------------------ methods
 
     def send(self, data: str | bytes | bytearray | memoryview) -> None:
-        """Queue one message; InvalidStateError unless open, TypeError when too big."""
+        """Queue one message; InvalidStateError unless open, TypeError when too big,
+        OperationError when the SCTP send queue is full (W3C; nothing is queued then)."""
         if not isinstance(data, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"send() takes str, bytes, bytearray or memoryview, not {type(data)}")
         if self._ready_state != "open" or self._core is None or self._id is None:
             raise InvalidStateError(
                 f"RTCDataChannel {self._label!r} is {self._ready_state}, not open"
             )
-        try:
-            self._core.send(self._id, data)
-        except InvalidStateError:
-            raise
-        except OperationError as exc:  # the association went away under us
-            raise InvalidStateError(str(exc)) from exc
+        # InvalidStateError (the association went away under us) and OperationError (the
+        # send queue is full) go to the caller as they are.
+        self._core.send(self._id, data)
         self._messages_sent += 1
         self._bytes_sent += len(data)
         kick = self._kick

@@ -28,7 +28,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from rtcpeer.aio.connection import Connection, DtlsStateChanged
+from rtcpeer.aio.connection import (
+    LOOPBACK_MTU,
+    MAX_PACKET_ATTRIBUTE,
+    Connection,
+    DtlsStateChanged,
+)
 from rtcpeer.aio.ice import IceState, IceTransport
 from rtcpeer.configuration import RTCConfiguration, RTCIceServer, to_configuration
 from rtcpeer.datachannel import RTCDataChannel
@@ -333,9 +338,14 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         same_creds = model.params.ice_ufrag == self._ufrag
         cands = self._local_candidates if with_candidates and same_creds else []
         eoc = self._end_of_candidates and with_candidates and same_creds
-        return write_description(
+        sdp = write_description(
             self._session_id, model.session_version, model.sections, model.params, cands, eoc
         )
+        # rtcpeer extension: the SCTP packet size we accept (one full DTLS record). A peer
+        # that announces it too may probe for large packets on a same-host path (see
+        # rtcpeer.aio.connection); browsers ignore the unknown attribute.
+        mms = f"a=max-message-size:{model.params.max_message_size}\r\n"
+        return sdp.replace(mms, f"{mms}a={MAX_PACKET_ATTRIBUTE}:{LOOPBACK_MTU}\r\n", 1)
 
     def _render_local(self, desc: LocalDesc | None) -> RTCSessionDescription | None:
         if desc is None:
@@ -506,6 +516,16 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             if not media.fingerprints:
                 raise InvalidAccessError(
                     "setRemoteDescription: the description has no a=fingerprint"
+                )
+            if self._conn is not None and not self._conn.remote_fingerprints_match(
+                media.fingerprints
+            ):
+                # Fail closed: never keep trusting the old certificate silently, and a second
+                # DTLS session on the same transport is not supported.
+                raise InvalidAccessError(
+                    "setRemoteDescription: the remote DTLS fingerprint changed during "
+                    "renegotiation (a new DTLS session is not supported: use a new "
+                    "RTCPeerConnection)"
                 )
         if kind != "offer":
             local = self._pending_local
@@ -818,6 +838,7 @@ class RTCPeerConnection(MediaMixin, EventTarget):
                 remote_sctp_port=(data.sctp_port or 5000) if data is not None else 5000,
                 remote_max_message_size=self._remote_max_message_size,
                 local_max_message_size=LOCAL_MAX_MESSAGE_SIZE,
+                remote_max_packet=_remote_max_packet(data),
             )
             self._chans.attach_pending(conn)
         elif [tuple(fp) for fp in media.fingerprints] != [
@@ -944,6 +965,16 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             f"<RTCPeerConnection signaling={self._signaling_state} "
             f"ice={self._ice_connection_state} connection={self._connection_state}>"
         )
+
+
+def _remote_max_packet(data: Any) -> int:
+    """The peer's ``a=x-rtcpeer-max-packet`` (0 when absent or malformed)."""
+    if data is None:
+        return 0
+    for name, value in data.attributes:
+        if name == MAX_PACKET_ATTRIBUTE and value is not None and value.strip().isdigit():
+            return int(value.strip())
+    return 0
 
 
 def _now_ms() -> float:

@@ -182,7 +182,9 @@ def _run(role: str, pipe: Pipe, out: Pipe | None, args: dict[str, Any]) -> None:
         pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(30)
 
 
-def run(mib: int = 64, small: int = 200_000, pings: int = 2000, profile: str = "") -> dict[str, float]:
+def run(
+    mib: int = 64, small: int = 200_000, pings: int = 2000, profile: str = ""
+) -> dict[str, float]:
     """Spawn sender and receiver processes; return the sender's figures."""
     ctx = mp.get_context("spawn")
     a, b = ctx.Pipe()

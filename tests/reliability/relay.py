@@ -6,7 +6,7 @@ forwarded from the other socket to B's real address, and the reverse. Each direc
 :class:`Impairment` and its own ``random.Random(seed)`` stream, so a run's drop/duplicate/delay
 decisions depend only on the seed and on the order of the packets.
 
-Impairments, in the order they apply to each datagram: tail drop when the rate limiter's queue
+Impairments, in the order they apply to each datagram: drop above ``mtu``, tail drop when the rate limiter's queue
 is longer than ``queue_limit`` seconds, random loss, duplication, then a delivery delay of
 ``delay + U(0, jitter)`` seconds on top of the rate limiter's serialisation time. Jitter larger
 than the packet spacing reorders packets; ``reorder`` additionally holds back a fraction of
@@ -40,6 +40,10 @@ class Impairment:
     jitter: float = 0.0  # extra uniform delay in [0, jitter)
     rate: float | None = None  # bytes per second; None = unlimited
     queue_limit: float = 0.25  # seconds of queued bytes before tail drop
+    # Larger datagrams are dropped, as on a real path (Ethernet). The peers are on loopback,
+    # where rtcpeer probes for 16 KiB SCTP packets; through the relay such probes get lost and
+    # SCTP stays at its 1200-byte packets, like on the network the relay stands for.
+    mtu: int | None = 1500
 
 
 @dataclass(slots=True)
@@ -50,6 +54,7 @@ class LinkStats:
     duplicated: int = 0
     reordered: int = 0
     tail_dropped: int = 0
+    too_big: int = 0
     foreign: int = 0  # datagrams from an address that is not the expected peer
     bytes: int = 0
 
@@ -146,6 +151,9 @@ class DatagramRelay:
             direction.stats.foreign += 1
             return
         imp = direction.impairment
+        if imp.mtu is not None and len(data) > imp.mtu:
+            direction.stats.too_big += 1
+            return
         rng = direction.rng
         loop = asyncio.get_running_loop()
         now = loop.time()

@@ -68,3 +68,24 @@ async def test_relay_without_impairment_is_transparent() -> None:
 async def test_reliable_channel_over_lossy_link(loss: float, seed: int, total: int) -> None:
     result = await transfer(loss, total, seed=seed, timeout=45)
     print(f"loss {loss:.0%}: setup {result['setup']:.2f}s transfer {result['transfer']:.2f}s")
+
+
+async def test_rate_limited_link_with_a_short_queue() -> None:
+    """A 2 MB/s bottleneck with 20 ms of queue: SCTP's congestion control overruns it, the
+    relay tail-drops, and the channel still delivers everything exactly once, in order."""
+    imp = Impairment(rate=2_000_000, queue_limit=0.02, delay=0.005)
+    relay, a, b, dc, remote = await relayed_pair(imp, Impairment(delay=0.005), seed=21)
+    try:
+        total = 1024 * 1024
+        receiver = Receiver(remote, total // 16384)
+        t0 = time.monotonic()
+        _, digest = await send_stream(dc, total)
+        await asyncio.wait_for(receiver.done, 30)
+        elapsed = time.monotonic() - t0
+        assert receiver.errors == [] and receiver.bytes == total
+        assert receiver.sha.hexdigest() == digest
+        assert elapsed > total / 2_000_000 * 0.9  # the bottleneck really was one
+        print(f"2 MB/s bottleneck: {elapsed:.2f}s, tail drops {relay.stats['a->b'].tail_dropped}")
+    finally:
+        await close_all(a, b)
+        relay.close()

@@ -26,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rtcpeer.aio.ice import IceState, IceTransport
-from rtcpeer.dtls.certificate import RTCCertificate
+from rtcpeer.dtls.certificate import RTCCertificate, certificate_fingerprint
 from rtcpeer.dtls.transport import DtlsClosed, DtlsConnected, DtlsCore, DtlsFailed
+from rtcpeer.errors import NotSupportedError
 from rtcpeer.sctp.association import Association
 from rtcpeer.sctp.channels import ChannelEvent, DataChannelCore
 from rtcpeer.sctp.chunks import ParseError as SctpParseError
@@ -42,6 +43,9 @@ _EARLY_LIMIT = 32  # DTLS datagrams kept while the DTLS core does not exist yet
 # RFC 6347 plaintext limit). Other paths keep the 1200-byte default: without DF set on the ICE sockets a
 # successful probe would not prove the path, only that IP fragmentation works today.
 LOOPBACK_MTU = 16384
+# Our SDP extension attribute (data m-section): the largest SCTP packet the endpoint accepts.
+# Only a peer announcing it is probed: Chromium breaks on DTLS records above ~2 KB.
+MAX_PACKET_ATTRIBUTE = "x-rtcpeer-max-packet"
 
 
 def _is_loopback(host: str) -> bool:
@@ -89,6 +93,7 @@ class Connection:
         self._timer_at: float | None = None
         self._closed = False
         self._mtu_probed = False
+        self.remote_max_packet = 0  # the peer's a=x-rtcpeer-max-packet (0: never probe)
         # Counters for getStats (cheap: two adds per datagram).
         self.bytes_sent = 0
         self.bytes_received = 0
@@ -113,12 +118,14 @@ class Connection:
         remote_sctp_port: int = 5000,
         remote_max_message_size: int = 65536,
         local_max_message_size: int = 262144,
+        remote_max_packet: int = 0,
     ) -> None:
         """Create the DTLS and SCTP cores once negotiation fixed the DTLS role."""
         if self.dtls is not None or self._closed:
             return
         now = self._time()
         self.dtls_role = role
+        self.remote_max_packet = remote_max_packet
         self.remote_fingerprints = list(remote_fingerprints)
         self.dtls = DtlsCore(
             certificate,
@@ -167,6 +174,9 @@ class Connection:
     def _maybe_probe_mtu(self, channels: DataChannelCore) -> None:
         """Once SCTP is up on a loopback pair, probe for full-record SCTP packets."""
         self._mtu_probed = True
+        size = min(self.remote_max_packet, LOOPBACK_MTU)
+        if size <= channels.association.mtu:
+            return
         pair = self.ice.get_selected_pair()
         if pair is None or pair[0].type != "host" or pair[0].transport != "udp":
             return
@@ -174,7 +184,27 @@ class Connection:
         # Same host: the kernel routes datagrams to any of our own addresses over loopback.
         if not _is_loopback(remote) and remote != pair[0].host:
             return
-        channels.association.probe_mtu(LOOPBACK_MTU, self._time())
+        channels.association.probe_mtu(size, self._time())
+
+    def remote_fingerprints_match(self, fingerprints: list[tuple[str, str]]) -> bool:
+        """May a renegotiation with these remote fingerprints keep the running DTLS session?
+
+        True before DTLS exists. Once the peer's certificate is known, one of the new
+        fingerprints must match it; before that, the set must not have changed.
+        """
+        if self.dtls is None:
+            return True
+        der = self.dtls.remote_certificate
+        if der:
+            for algorithm, value in fingerprints:
+                try:
+                    if certificate_fingerprint(der, algorithm) == value.upper():
+                        return True
+                except NotSupportedError:
+                    continue
+            return False
+        norm = {(a.lower(), v.upper()) for a, v in fingerprints}
+        return norm == {(a.lower(), v.upper()) for a, v in self.remote_fingerprints}
 
     def set_remote_max_message_size(self, size: int) -> None:
         if self.channels is not None:

@@ -16,6 +16,7 @@ from rtcpeer.errors import OperationError
 from rtcpeer.events import Event
 from rtcpeer.sctp.channels import (
     AssociationClosed,
+    AssociationError,
     BufferedAmountLow,
     ChannelClosed,
     ChannelClosing,
@@ -26,9 +27,13 @@ from rtcpeer.sctp.channels import (
     ChannelOpen,
 )
 
-__all__ = ["ChannelSet", "new_channel"]
+__all__ = ["FATAL_SCTP_ERRORS", "ChannelSet", "new_channel"]
 
 logger = logging.getLogger(__name__)
+
+# AssociationError kinds after which the SCTP core aborts the association: the channels then
+# close with an "error" event (RTCError, errorDetail "sctp-failure") before "close".
+FATAL_SCTP_ERRORS = frozenset({"reassembly-limit"})
 
 
 def new_channel(
@@ -86,6 +91,8 @@ class ChannelSet:
         self.pending: list[RTCDataChannel] = []
         self.opened = 0
         self.closed = 0
+        self.sctp_errors: list[AssociationError] = []  # every one reported (getStats, tests)
+        self.fatal_error: str | None = None
 
     def id_in_use(self, ident: int) -> bool:
         return ident in self.channels or any(c.id == ident for c in self.pending)
@@ -156,11 +163,25 @@ class ChannelSet:
             channel = channels.get(ev.id)
             if channel is not None:
                 channel._on_error(ev.reason)
+        elif kind is AssociationError:
+            assert isinstance(ev, AssociationError)
+            self._on_association_error(ev)
         elif kind is AssociationClosed:
+            error = self.fatal_error
             for channel in list(channels.values()):
                 self.closed += 1
-                channel._on_closed()
+                channel._on_closed(error)
             channels.clear()
+
+    def _on_association_error(self, ev: AssociationError) -> None:
+        if len(self.sctp_errors) < 100:
+            self.sctp_errors.append(ev)
+        if ev.kind in FATAL_SCTP_ERRORS:
+            logger.warning("SCTP association failed (%s): %s", ev.kind, ev.detail)
+            if self.fatal_error is None:
+                self.fatal_error = f"{ev.kind}: {ev.detail}"
+        else:
+            logger.info("SCTP: %s: %s", ev.kind, ev.detail)
 
     def _on_remote_channel(self, ev: ChannelCreated, conn: Connection) -> None:
         assert conn.channels is not None

@@ -55,9 +55,9 @@ from google_crc32c import _crc32c as _crc
 from rtcpeer.sctp._base import (
     _CRC,
     _HB_INFO,
-    _PROBE_INFO,
     _HDR,
     _M32,
+    _PROBE_INFO,
     _RECEIVING_STATES,
     _S,
     _SENDING_STATES,
@@ -253,6 +253,7 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
         """Handle one SCTP packet; malformed, mis-tagged or bad-CRC packets are dropped."""
         self._now = now
         if self._dead:
+            self._answer_ootb(packet)
             return
         data = packet if isinstance(packet, bytes) else bytes(packet)
         n = len(data)
@@ -338,6 +339,23 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
                 )
             )
             self.abort("reassembly limit exceeded")
+
+    def _answer_ootb(self, packet: bytes | bytearray | memoryview) -> None:
+        """8.4 (5): a SHUTDOWN ACK after we closed (our SHUTDOWN COMPLETE was lost) gets a
+        SHUTDOWN COMPLETE with the T bit, or the peer would retransmit until it gives up."""
+        data = bytes(packet)
+        if len(data) < 16 or data[12] != ChunkType.SHUTDOWN_ACK or not self.local_tag:
+            return
+        src, dst, tag = _HDR.unpack_from(data)
+        if tag != self.local_tag or dst != self.local_port:
+            return
+        crc = _crc.extend(_crc.extend(_crc.value(data[:8]), _ZERO4), data[12:])
+        if crc != _CRC.unpack_from(data, 8)[0]:
+            return
+        header = _HDR.pack(dst, src, tag)
+        chunk = bytes((ChunkType.SHUTDOWN_COMPLETE, FLAG_T, 0, 4))
+        crc = _crc.extend(_crc.extend(_crc.value(header), _ZERO4), chunk)
+        self._packets.append(header + _CRC.pack(crc) + chunk)
 
     def _tag_exception(self, data: bytes, tag: int, first_type: int) -> bool:
         """Packets whose tag is not our local tag that are still acceptable (8.5.1)."""

@@ -196,9 +196,9 @@ async def test_rtcpeer_peers_use_full_record_packets_on_loopback() -> None:
         for pc in (a, b):
             assert pc.sctp is not None and pc.sctp.channels is not None
             assert pc.sctp.channels.association.mtu > 16000
-        assert pc.sctp is not None
-        sent = pc.sctp.packets_sent
-        sizes = [1, 65536, 300_000, 17]
+        assert a.sctp is not None
+        sent = a.sctp.packets_sent
+        sizes = [1, 65536, 200_000, 17]
         assert await _transfer(dc, other, sizes) == sizes
         assert a.sctp is not None and a.sctp.packets_sent - sent < 40
     finally:
@@ -263,33 +263,20 @@ async def test_fatal_sctp_error_closes_channels_with_an_error() -> None:
 
 async def test_changed_remote_fingerprint_is_refused() -> None:
     a, b, dc, other = await open_pair()
-    c = new_pc()
     try:
-        # c's certificate differs: an offer carrying its fingerprint must not be accepted.
-        c.createDataChannel("x")
-        await c.setLocalDescription(await c.createOffer())
-        await a.setLocalDescription(await a.createOffer())
-        offer = a.localDescription
-        assert offer is not None and c.localDescription is not None
-        theirs = next(
-            line for line in c.localDescription.sdp.splitlines() if "a=fingerprint" in line
-        )
-        mine = next(line for line in offer.sdp.splitlines() if "a=fingerprint" in line)
-        await a.setLocalDescription({"type": "rollback"})
         await b.setLocalDescription(await b.createOffer())
         assert b.localDescription is not None
-        forged = b.localDescription.sdp.replace(
-            next(line for line in b.localDescription.sdp.splitlines() if "a=fingerprint" in line),
-            theirs,
-        )
-        assert forged != b.localDescription.sdp and mine != theirs
+        genuine = b.localDescription.sdp
+        line = next(x for x in genuine.splitlines() if x.startswith("a=fingerprint:"))
+        last = line[-2:]
+        forged = genuine.replace(line, line[:-2] + ("00" if last != "00" else "11"))
         with pytest.raises(InvalidAccessError):
             await a.setRemoteDescription({"type": "offer", "sdp": forged})
-        assert a.signalingState == "stable"
+        assert a.signalingState == "stable" and a.connectionState == "connected"
         # The genuine renegotiation still works, and data still flows.
-        await a.setRemoteDescription(b.localDescription)
+        await a.setRemoteDescription({"type": "offer", "sdp": genuine})
         await a.setLocalDescription(await a.createAnswer())
         await b.setRemoteDescription(a.localDescription)
         assert await _transfer(dc, other, [10]) == [10]
     finally:
-        await close_all(a, b, c)
+        await close_all(a, b)

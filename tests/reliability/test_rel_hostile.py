@@ -4,6 +4,7 @@ match the SDP, a missing fingerprint, a huge a=max-message-size and a peer that 
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import socket
 import tracemalloc
@@ -283,6 +284,63 @@ async def test_candidate_flood_does_not_disturb_a_connected_pair() -> None:
         await asyncio.sleep(0.3)
         await _roundtrip(remote, dc, "both ways")
         assert a.connectionState == "connected" and b.connectionState == "connected"
+    finally:
+        await close_all(a, b)
+        relay.close()
+
+
+async def test_flood_of_forged_checks_and_garbage_holds_no_state() -> None:
+    relay, a, b, dc, remote = await relayed_pair()
+    try:
+        assert a.localDescription is not None and b.localDescription is not None
+        a_ufrag, _ = _ice_creds(a.localDescription.sdp)
+        b_ufrag, _ = _ice_creds(b.localDescription.sdp)
+        target = relay.target["a"]
+        assert target is not None
+        rng = random.Random(9)
+        socks = []
+        for _ in range(8):  # several source addresses
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.setblocking(False)
+            socks.append(s)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        try:
+            for i in range(4000):
+                sock = socks[i % len(socks)]
+                kind = i % 4
+                if kind == 0:
+                    msg = StunMessage(Method.BINDING, MessageClass.REQUEST)
+                    msg.add(Attr.USERNAME, f"{a_ufrag}:{b_ufrag}")
+                    msg.add(Attr.PRIORITY, rng.getrandbits(31))
+                    msg.add(Attr.ICE_CONTROLLING, rng.getrandbits(64))
+                    msg.add(Attr.USE_CANDIDATE, True)
+                    raw = msg.encode(integrity_key=rng.randbytes(16), fingerprint=True)
+                elif kind == 1:  # a "response" to a transaction we never started
+                    msg = StunMessage(Method.BINDING, MessageClass.SUCCESS)
+                    msg.add(Attr.XOR_MAPPED_ADDRESS, ("127.0.0.1", rng.randrange(1, 65536)))
+                    raw = msg.encode(integrity_key=rng.randbytes(16), fingerprint=True)
+                elif kind == 2:  # DTLS/SCTP-looking garbage
+                    raw = bytes([rng.choice((22, 23, 128))]) + rng.randbytes(rng.randrange(200))
+                else:
+                    raw = rng.randbytes(rng.randrange(1, 600))
+                try:
+                    sock.sendto(raw, target)
+                except BlockingIOError:
+                    pass
+                if i % 200 == 0:
+                    await asyncio.sleep(0.005)
+            await asyncio.sleep(0.2)
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+            for s in socks:
+                s.close()
+        assert grown < 1024 * 1024, grown
+        assert a.connectionState == "connected"
+        assert len(await _stats_of(a, "remote-candidate")) == 1
+        await _roundtrip(dc, remote, "unharmed")
     finally:
         await close_all(a, b)
         relay.close()

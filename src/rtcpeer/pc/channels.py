@@ -157,7 +157,7 @@ class ChannelSet:
             channel = channels.pop(ev.id, None)
             if channel is not None:
                 self.closed += 1
-                channel._on_closed()
+                channel._on_closed(self.fatal_error)
         elif kind is ChannelError:
             assert isinstance(ev, ChannelError)
             channel = channels.get(ev.id)

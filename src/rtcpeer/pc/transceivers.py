@@ -472,6 +472,10 @@ class RemoteMediaInfo:
     ssrcs: list[int] = field(default_factory=list)
 
 
+def _is_int(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def read_remote_media(
     kind: str, fmt: list[str], attributes: list[tuple[str, str | None]]
 ) -> RemoteMediaInfo:
@@ -488,29 +492,29 @@ def read_remote_media(
         if value is None:
             continue
         head, _, rest = value.strip().partition(" ")
-        if name == "rtpmap" and head.isdigit():
+        if name == "rtpmap" and _is_int(head):
             rtpmaps[int(head)] = value.strip()
-        elif name == "fmtp" and head.isdigit():
+        elif name == "fmtp" and _is_int(head):
             fmtps[int(head)] = value.strip()
         elif name == "rtcp-fb" and rest:
             feedback.setdefault(head, []).append(rest.strip())
         elif name == "extmap" and rest:
             ext_id = head.split("/")[0]
             uri = rest.split()[0]
-            if ext_id.isdigit() and 0 < int(ext_id) < 256:
+            if _is_int(ext_id) and 0 < int(ext_id) < 256:
                 info.extensions.setdefault(uri, int(ext_id))
         elif name == "msid":
             if head and head != "-":
                 info.stream_ids.append(head)
             if rest:
                 info.track_id = rest.split()[0]
-        elif name == "ssrc" and head.isdigit():
+        elif name == "ssrc" and _is_int(head):
             ssrc = int(head)
             if ssrc < 1 << 32 and ssrc not in info.ssrcs:
                 info.ssrcs.append(ssrc)
     info.direction = direction or "sendrecv"
     for pt_text in fmt:
-        if not pt_text.isdigit():
+        if not _is_int(pt_text):
             continue
         pt = int(pt_text)
         rtpmap = rtpmaps.get(pt)

@@ -119,6 +119,8 @@ def _server_config(args: argparse.Namespace, turn_urls: list[str], secret: str |
         turn_secret=secret,
         turn_urls=[*args.turn_url, *turn_urls],
         redis_url=args.redis,
+        require_minted_rooms=args.require_minted_rooms,
+        room_secret=args.room_secret,
     )
 
 
@@ -269,6 +271,9 @@ def _add_server_options(p: argparse.ArgumentParser, port: int = 8080) -> None:
     p.add_argument("--redis", metavar="URL", help="share rooms with other servers via Redis")
     p.add_argument("--token", help="require this token from clients (?token= or Bearer)")
     p.add_argument("--max-room-size", type=int, default=8)
+    p.add_argument("--require-minted-rooms", action="store_true",
+                   help="refuse rooms not created by POST /rooms or GET /new (close 4404)")  # fmt: skip
+    p.add_argument("--room-secret", help="key signing minted room tokens (same on every server)")
     p.add_argument(
         "--stun", action="append", default=[], metavar="URL", help="STUN URL for clients"
     )

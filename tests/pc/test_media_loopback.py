@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import pytest
@@ -126,6 +127,68 @@ async def test_track_added_mid_call_renegotiates() -> None:
         video_t = a.getTransceivers()[1]
         assert video_t.direction == "recvonly" and video_t.currentDirection == "inactive"
         assert cb.events[1].track.muted
+    finally:
+        cb.stop()
+        await close_all(a, b)
+
+
+async def test_media_added_to_a_data_only_call() -> None:
+    """DTLS is up before media exists: SRTP is keyed from the stored handshake keys."""
+    a, b = new_pc(), new_pc()
+    trickle(a, b)
+    cb = Collector(b)
+    channel = a.createDataChannel("chat")
+    try:
+        await negotiate(a, b)
+        await wait_for(lambda: channel.readyState == "open")
+        a.addTrack(VideoTestTrack(160, 120))
+        await negotiate(a, b)
+        await wait_for(lambda: cb.frames["video"] >= 30, timeout=15)
+        assert a.getTransceivers()[0].mid == "1"  # after the data section's mid "0"
+    finally:
+        cb.stop()
+        await close_all(a, b)
+
+
+async def test_video_loss_is_repaired_by_nack_and_rtx() -> None:
+    a, b = new_pc(), new_pc()
+    trickle(a, b)
+    cb = Collector(b)
+    a.addTrack(VideoTestTrack(160, 120))
+    rng = random.Random(7)
+    dropped = [0]
+    try:
+        await negotiate(a, b)
+        conn = a._conn
+        assert conn is not None
+        original = conn.ice.send
+
+        def lossy(data: bytes) -> Any:
+            # 8 % of our VP8 RTP packets (payload type 96; SRTP leaves the header readable)
+            if len(data) > 12 and 127 < data[0] < 192 and data[1] & 0x7F == 96:
+                if rng.random() < 0.08:
+                    dropped[0] += 1
+                    return True
+            return original(data)
+
+        conn.ice.send = lossy  # type: ignore[method-assign]
+        await wait_for(lambda: cb.frames["video"] >= 60, timeout=20)
+
+        async def repaired() -> bool:
+            stats = await a.getStats()
+            out = next(s for s in stats.values() if s["type"] == "outbound-rtp")
+            return bool(out["nackCount"] > 0 and out["retransmittedPacketsSent"] > 0)
+
+        for _ in range(100):
+            if await repaired():
+                break
+            await asyncio.sleep(0.05)
+        assert dropped[0] > 0
+        assert await repaired()
+        stats = await b.getStats()
+        inbound = next(s for s in stats.values() if s["type"] == "inbound-rtp")
+        assert inbound["retransmittedPacketsReceived"] > 0
+        assert inbound["framesDecoded"] >= 60
     finally:
         cb.stop()
         await close_all(a, b)

@@ -11,7 +11,7 @@ from typing import Any
 from relay import Impairment
 from relhelpers import close_all, event_future, negotiate, new_pc, relayed_pair, wait_for
 
-from rtcpeer import OperationError, RTCPeerConnection
+from rtcpeer import OperationError
 from rtcpeer.limits import DEFAULT_LIMITS
 from rtcpeer.peerconnection import LOCAL_MAX_MESSAGE_SIZE
 from rtcpeer.sctp.association import Association, AssociationError
@@ -94,19 +94,25 @@ async def test_remote_channel_flood_is_capped_with_default_configuration() -> No
 
 
 async def test_create_data_channel_beyond_the_limit_raises_operation_error() -> None:
-    """W3C 6.1 createDataChannel: OperationError when no more ids are available; rtcpeer should
-    stop at Limits.max_channels (src/rtcpeer/pc/channels.py / peerconnection.py)."""
-    pc = RTCPeerConnection()
+    """W3C webrtc-pc 6.1 createDataChannel: once the DTLS role is known, "if no available ID
+    could be generated ... throw an OperationError". With Limits.max_channels as the number of
+    ids available, the 1024th extra channel must raise (src/rtcpeer/pc/channels.py /
+    src/rtcpeer/peerconnection.py createDataChannel; DataChannelCore built with max_channels)."""
+    relay, a, b, dc, remote = await relayed_pair()
     try:
         error: BaseException | None = None
+        made = 0
         try:
             for i in range(DEFAULT_LIMITS.max_channels + 1):
-                pc.createDataChannel(f"c{i}")
+                a.createDataChannel(f"c{i}")
+                made += 1
         except OperationError as exc:
             error = exc
-        assert error is not None
+        assert error is not None, f"{made} channels created"
+        assert made + 1 <= DEFAULT_LIMITS.max_channels
     finally:
-        await close_all(pc)
+        await close_all(a, b)
+        relay.close()
 
 
 def test_oversized_partial_message_is_reported_when_it_crosses_the_limit() -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -93,3 +97,43 @@ async def redis_server() -> AsyncIterator[str]:
         proc.terminate()
         proc.wait(5)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@asynccontextmanager
+async def server_process(*args: str, timeout: float = 20.0) -> AsyncIterator[ServerProcess]:
+    """``rtcpeer serve --port 0 ARGS`` in its own process; yields it once it prints its URL."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rtcpeer", "serve", "--host", "127.0.0.1", "--port", "0", *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    handle = ServerProcess(proc, "")
+    try:
+        while True:
+            line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
+            if not line:
+                raise RuntimeError(f"rtcpeer serve exited early ({await proc.wait()})")
+            match = re.search(r"signaling server on (http://\S+?)/?$", line.strip())
+            if match:
+                handle.url = match.group(1)
+                break
+        yield handle
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
+@dataclass
+class ServerProcess:
+    proc: asyncio.subprocess.Process
+    url: str
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[4:] + "/ws"
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies without closing a socket or leaving a room."""
+        self.proc.send_signal(signal.SIGKILL)

@@ -32,7 +32,7 @@ import json
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,7 +44,7 @@ from rtcpeer.events import Event, EventTarget
 logger = logging.getLogger(__name__)
 
 #: close codes after which reconnecting would not help (refused, replaced, misbehaving)
-_FINAL_CODES = frozenset({1000, 1002, 1003, 1007, 1008, 1009, 1010, 4000, 4400, 4401, 4409})
+_FINAL_CODES = frozenset({1000, 1002, 1003, 1007, 1008, 1009, 1010, 4000, 4400, 4401, 4404, 4409})
 
 
 class SignalingError(NetworkError):
@@ -68,7 +68,7 @@ class SignalingChannel(EventTarget):
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         room: str,
         peer_id: str | None = None,
         *,
@@ -81,7 +81,13 @@ class SignalingChannel(EventTarget):
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         super().__init__()
-        self.url = _ws_url(url)
+        # Several URLs (servers sharing rooms through Redis): a connection that cannot be made
+        # or is lost moves on to the next one, same peer id, same backoff.
+        urls = [url] if isinstance(url, str) else list(url)
+        if not urls:
+            raise ValueError("SignalingChannel needs at least one server URL")
+        self.urls = [_ws_url(u) for u in urls]
+        self._url_index = 0
         self.room = room
         self._peer_id = peer_id
         self._token = token
@@ -109,6 +115,11 @@ class SignalingChannel(EventTarget):
         self.close_reason = ""
 
     # -- properties ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL in use (or tried next)."""
+        return self.urls[self._url_index]
 
     @property
     def peer_id(self) -> str | None:
@@ -237,6 +248,7 @@ class SignalingChannel(EventTarget):
     async def _run(self) -> None:
         delay = self._backoff_initial
         code, reason = 1006, "connection lost"
+        first_failures = 0
         try:
             while not self._closing:
                 welcomed, code, reason = await self._connect_once()
@@ -246,8 +258,16 @@ class SignalingChannel(EventTarget):
                     break
                 if not self._reconnect or code in _FINAL_CODES:
                     break
+                if code in (0, 1006) or not welcomed:
+                    # Unreachable or lost (a dead server process): try the next server.
+                    self._url_index = (self._url_index + 1) % len(self.urls)
                 if self._opened is not None and not self._opened.done():
-                    break  # the very first connection failed: report it rather than retry
+                    # The very first connection failed: report it rather than retry, once
+                    # every server was tried.
+                    first_failures += 1
+                    if first_failures >= len(self.urls):
+                        break
+                    continue
                 wait = delay * random.uniform(0.8, 1.2)
                 self.dispatchEvent(Event("reconnecting", delay=wait, code=code))
                 await asyncio.sleep(wait)

@@ -22,7 +22,8 @@ was away delivered, no ``left``/``joined`` for the others.
 
 Close codes: 1008 policy (garbage, flood, slow consumer), 1009 message too big, 1001 server
 shutdown, 4000 replaced by a newer connection with the same peer id, 4400 bad request,
-4401 unauthorized, 4409 room full. Clients should reconnect only after 1001/1006/1011-1014.
+4401 unauthorized, 4404 unknown room (``require_minted_rooms``), 4409 room full. Clients should
+reconnect only after 1001/1006/1011-1014.
 
 Several server processes share rooms through a :class:`~rtcpeer.signaling.rooms.RoomBus`
 (Redis when ``ServerConfig.redis_url`` is set).
@@ -31,6 +32,8 @@ Several server processes share rooms through a :class:`~rtcpeer.signaling.rooms.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import json
 import logging
@@ -59,6 +62,7 @@ RESERVED_TYPES = frozenset({"welcome", "joined", "left", "error"})
 CLOSE_REPLACED = 4000
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_UNKNOWN_ROOM = 4404
 CLOSE_ROOM_FULL = 4409
 #: a client that closes with one of these has left for good: no reconnect grace
 _CLEAN_CLOSE = frozenset({WSCloseCode.OK, WSCloseCode.GOING_AWAY})
@@ -107,6 +111,12 @@ class ServerConfig:
     bus: RoomBus | None = None
     server_id: str | None = None
     static_dir: Path | None = None
+    #: refuse to join rooms this server (or one sharing ``room_secret``) did not mint with
+    #: ``POST /rooms`` or ``GET /new``: a mistyped or stale link gets a clear error (4404)
+    require_minted_rooms: bool = False
+    #: key that signs minted room tokens (give every server of a deployment the same one);
+    #: None: a random key per process
+    room_secret: str | None = None
 
 
 class _Session:
@@ -176,6 +186,26 @@ class SignalingHub:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refresher: asyncio.Task[None] | None = None
+        secret = config.room_secret or secrets.token_urlsafe(32)
+        self._room_key = hashlib.sha256(b"rtcpeer room token\0" + secret.encode()).digest()
+
+    # -- room tokens -----------------------------------------------------------------------
+
+    def _room_tag(self, nonce: str) -> str:
+        mac = hmac.new(self._room_key, nonce.encode(), hashlib.sha256).digest()[:12]
+        return base64.urlsafe_b64encode(mac).decode()
+
+    def mint_room(self) -> str:
+        """A fresh unguessable room token, signed so that :meth:`is_minted` recognises it."""
+        nonce = new_room_token()  # 22 characters
+        return nonce + self._room_tag(nonce)
+
+    def is_minted(self, room: str) -> bool:
+        """True for a token from :meth:`mint_room` of a server sharing ``room_secret``."""
+        if len(room) != _MINTED_LENGTH:
+            return False
+        nonce, tag = room[:_NONCE_LENGTH], room[_NONCE_LENGTH:]
+        return hmac.compare_digest(tag.encode(), self._room_tag(nonce).encode())
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -631,6 +661,13 @@ async def _ws_handler(request: web.Request) -> web.StreamResponse:
     if peer is not None and not PEER_ID_RE.fullmatch(peer):
         await _refuse(ws, CLOSE_BAD_REQUEST, "bad peer id: 1-64 characters of A-Z a-z 0-9 _ -")
         return ws
+    if c.require_minted_rooms and not hub.is_minted(room):
+        await _refuse(
+            ws,
+            CLOSE_UNKNOWN_ROOM,
+            "unknown room: this server only opens rooms it created (POST /rooms or GET /new)",
+        )
+        return ws
     if hub.closing:
         await _refuse(ws, WSCloseCode.GOING_AWAY, "server shutting down")
         return ws
@@ -664,11 +701,12 @@ async def _rooms_handler(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB_KEY]
     if not hub.authorized(request):
         return web.json_response({"error": "unauthorized"}, status=401)
-    return web.json_response({"room": new_room_token()})
+    return web.json_response({"room": hub.mint_room()})
 
 
 async def _new_handler(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound(f"/static/chat.html?room={new_room_token()}")
+    hub = request.app[HUB_KEY]
+    raise web.HTTPFound(f"/static/chat.html?room={hub.mint_room()}")
 
 
 async def _no_content(request: web.Request) -> web.StreamResponse:
@@ -678,6 +716,10 @@ async def _no_content(request: web.Request) -> web.StreamResponse:
 def new_room_token() -> str:
     """A fresh unguessable room token (128 random bits, URL-safe)."""
     return secrets.token_urlsafe(16)
+
+
+_NONCE_LENGTH = 22  # token_urlsafe(16)
+_MINTED_LENGTH = _NONCE_LENGTH + 16  # + 12 bytes of HMAC-SHA256 in URL-safe base64
 
 
 def create_app(config: ServerConfig | None = None) -> web.Application:

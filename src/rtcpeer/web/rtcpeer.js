@@ -9,7 +9,7 @@
 //                     that peer leaves and another joins. The pages only add channels or tracks.
 // sha256Hex(bytes)  - SHA-256, also where crypto.subtle is missing (plain http between machines).
 
-const FINAL_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1009, 1010, 4000, 4400, 4401, 4409]);
+const FINAL_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1009, 1010, 4000, 4400, 4401, 4404, 4409]);
 
 export function defaultSignalingUrl() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";

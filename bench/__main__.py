@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             "samples": samples,
         }
     results["seconds"] = time.monotonic() - t0
-    pathlib.Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    pathlib.Path(args.json).write_text(json.dumps(results, separators=(",", ":")) + "\n")
     print()
     print_report(results)
     print(f"\n{results['seconds']:.0f} s; results in {args.json}")

@@ -84,7 +84,7 @@ async def scenario_setup(impl: Impl, params: Json) -> Json:
         a, b, _, _ = await asyncio.wait_for(impl.connect_pair(), 30)
         elapsed = time.perf_counter() - start
         if i:  # the first one warms up imports and caches
-            times.append(elapsed * 1e3)
+            times.append(round(elapsed * 1e3, 3))
         await impl.close(a)
         await impl.close(b)
     return {"setup_ms": times}
@@ -216,7 +216,7 @@ async def scenario_pingpong(impl: Impl, params: Json) -> Json:
             dc.send(payload)
             await asyncio.wait_for(fut, 10)
             if i >= warmup:
-                rtts.append((time.perf_counter() - start) * 1e6)
+                rtts.append(round((time.perf_counter() - start) * 1e6, 1))
     except BaseException:
         kill(proc)
         raise

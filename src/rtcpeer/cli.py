@@ -250,9 +250,18 @@ async def _turn(args: argparse.Namespace) -> int:
 
 
 async def _bench_signaling(args: argparse.Namespace) -> int:
-    from rtcpeer.signaling.loadtest import run_load, run_local_load
+    from rtcpeer.signaling.loadtest import run_load, run_local_load, run_process_load
 
     options = {"clients": args.clients, "rooms": args.rooms, "messages": args.messages}
+    if args.processes:
+        report, abuse = await run_process_load(client_processes=args.processes, **options)
+        _print(report.summary())
+        if abuse is not None:
+            _print(
+                f"abusive clients closed with: garbage {abuse.garbage_close}, flood "
+                f"{abuse.flood_close}, never-reading peer dropped {abuse.pending_close}"
+            )
+        return 0 if report.lost == 0 and report.duplicates == 0 else 1
     if args.url:
         report = await run_load(args.url, token=args.token, **options)
     else:
@@ -335,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rooms", type=int, default=2500)
     p.add_argument("--messages", type=int, default=10)
     p.add_argument("--url", help="ws://.../ws of a running server (default: start one here)")
+    p.add_argument("--processes", type=int, default=0, metavar="N",
+                   help="server in its own process, clients in N processes, plus abusers")  # fmt: skip
     p.add_argument("--token")
     return parser
 

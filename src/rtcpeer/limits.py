@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["DEFAULT_LIMITS", "KiB", "Limits", "MiB"]
+__all__ = ["DEFAULT_LIMITS", "KiB", "Limits", "MiB", "limits_of"]
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -110,3 +110,25 @@ def _snake(name: str) -> str:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def limits_of(configuration: Any) -> Limits:
+    """The rtcpeer-specific ``limits`` member of an ``RTCPeerConnection`` configuration.
+
+    ``configuration`` is what the user passed (a dict or an object with a ``limits``
+    attribute, or None); the member may be a :class:`Limits` or a mapping for
+    :meth:`Limits.from_mapping`. Absent: :data:`DEFAULT_LIMITS`.
+    """
+    if configuration is None:
+        return DEFAULT_LIMITS
+    if isinstance(configuration, Mapping):
+        value = configuration.get("limits")
+    else:
+        value = getattr(configuration, "limits", None)
+    if value is None:
+        return DEFAULT_LIMITS
+    if isinstance(value, Limits):
+        return value
+    if isinstance(value, Mapping):
+        return Limits.from_mapping(value)
+    raise TypeError(f"limits: expected a Limits or a dict, got {type(value).__name__}")

@@ -36,7 +36,7 @@ from rtcpeer.aio.connection import (
 )
 from rtcpeer.aio.ice import IceState, IceTransport
 from rtcpeer.configuration import RTCConfiguration, RTCIceServer, to_configuration
-from rtcpeer.datachannel import RTCDataChannel
+from rtcpeer.datachannel import RTCDataChannel, RTCErrorEvent
 from rtcpeer.dtls.certificate import RTCCertificate
 from rtcpeer.errors import (
     InvalidAccessError,
@@ -46,6 +46,8 @@ from rtcpeer.errors import (
     RTCError,
 )
 from rtcpeer.events import Event, EventTarget
+from rtcpeer.ice.agent import IceAgent
+from rtcpeer.limits import limits_of
 from rtcpeer.pc.channels import ChannelSet, new_channel
 from rtcpeer.pc.description import (
     RTCPeerConnectionIceErrorEvent,
@@ -55,7 +57,7 @@ from rtcpeer.pc.description import (
 )
 from rtcpeer.pc.media_session import MediaMixin
 from rtcpeer.pc.model import LocalDesc, RemoteDesc, candidate_init, ice_string, strip_candidates
-from rtcpeer.sctp.channels import ChannelEvent
+from rtcpeer.sctp.channels import AssociationError, ChannelEvent
 from rtcpeer.sdp.candidate import Candidate, RTCIceCandidate
 from rtcpeer.sdp.errors import SDPParseError
 from rtcpeer.sdp.jsep import (
@@ -82,6 +84,8 @@ class RTCPeerConnection(MediaMixin, EventTarget):
 
     def __init__(self, configuration: RTCConfiguration | Mapping[str, Any] | None = None) -> None:
         super().__init__()
+        # rtcpeer-specific member (not W3C): {"limits": Limits(...) or {"maxChannels": 64}}.
+        self._limits = limits_of(configuration)
         config = to_configuration(configuration)
         now_ms = _now_ms()
         for cert in config.certificates:
@@ -446,6 +450,8 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         restart_wanted = self._creds_to_replace is not None
         if restart_wanted and model.params.ice_ufrag == self._ufrag:
             return True
+        if self._media_offer_stale(model.sections):
+            return True
         return self._wants_data() and not any(s.is_data and not s.rejected for s in model.sections)
 
     def _apply_local_offer(self, model: LocalDesc) -> None:
@@ -670,9 +676,15 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             on_gathering_state_change=self._on_gathering_state,
             on_selected_pair_change=self._on_selected_pair,
             on_candidate_error=self._on_candidate_error,
+            agent=IceAgent(
+                controlling,
+                self._ufrag,
+                self._pwd,
+                max_remote_candidates=self._limits.max_remote_candidates,
+            ),
         )
         self._ice = ice
-        self._conn = Connection(ice, self._on_pipeline_event)
+        self._conn = Connection(ice, self._on_pipeline_event, limits=self._limits)
         return ice
 
     def _local_restart(self, ufrag: str, pwd: str) -> None:
@@ -809,6 +821,13 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             return
         if self._ice is not None:
             self._ice.add_remote_candidate(cand)
+        # The description keeps no more candidates than the ICE agent does (the agent drops
+        # and counts the rest): a peer trickling thousands must not grow it without bound.
+        kept = sum(1 for _, added in remote.added if added.startswith("a=candidate:"))
+        if transport is not None:
+            kept += len(transport.candidates)
+        if kept >= self._limits.max_remote_candidates:
+            return
         line = "a=" + (text if text.startswith("candidate:") else "candidate:" + text)
         remote.added.append((media.index if media is not None else 0, line))
 
@@ -856,6 +875,15 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         opts = dict(options or {})
         opts.update(kwargs)
         channel = new_channel(label, opts, self._chans.id_in_use)
+        conn = self._conn
+        if conn is not None and conn.channels is not None:
+            # W3C 6.1 step 20: once the DTLS role is known an id must be available; here the
+            # ids available are Limits.max_channels (local and remote channels together).
+            limit = conn.channels.max_channels
+            if conn.channels.channel_count >= limit:
+                raise OperationError(
+                    f"createDataChannel: no data channel id available ({limit} channels in use)"
+                )
         self._chans.add(channel, self._conn)
         if not self._data_requested:
             self._data_requested = True
@@ -871,6 +899,18 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             self._update_connection_state()
         elif self._conn is not None:
             self._chans.on_event(ev, self._conn)
+            if type(ev) is AssociationError:
+                self._report_sctp_error(ev)
+
+    def _report_sctp_error(self, ev: AssociationError) -> None:
+        """Tell the application: an "error" RTCErrorEvent (errorDetail "sctp-failure") on the
+        channel concerned (a message dropped as too big), else on the peer connection."""
+        error = RTCError(f"{ev.kind}: {ev.detail}", errorDetail="sctp-failure")
+        channel = self._chans.channels.get(ev.stream_id) if ev.stream_id is not None else None
+        if channel is not None:
+            channel.dispatchEvent(RTCErrorEvent(error))
+        else:
+            self.dispatchEvent(RTCErrorEvent(error))
 
     # ------------------------------------------------------------------ negotiation needed
 

@@ -18,14 +18,10 @@ import asyncio
 import base64
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-import rtcpeer.aio.connection
 from rtcpeer import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,25 +29,6 @@ AIORTC_PYTHON = ROOT / "bench" / ".venv-aiortc" / "bin" / "python"
 PEER_SCRIPT = Path(__file__).with_name("aiortc_peer.py")
 
 Event = dict[str, Any]
-
-
-def _no_mtu_probe(self: Any, channels: Any) -> None:
-    self._mtu_probed = True
-
-
-@contextmanager
-def without_mtu_probe() -> Iterator[None]:
-    """Workaround, until rtcpeer.aio.connection stops doing it: no SCTP path-MTU probe.
-
-    On a same-host pair rtcpeer probes with one 16384-byte SCTP packet (HEARTBEAT + PAD) as
-    soon as the association is up. aiortc reads each DTLS record with ``SSL.recv(1500)``: the
-    rest of that 16 KiB record stays in OpenSSL's buffer and every later read returns stale
-    bytes, so nothing rtcpeer sends afterwards (DCEP OPEN, DATA, SACK) is ever understood and
-    no channel opens. test_aiortc_pending.py runs without this and shows the failure.
-    """
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(rtcpeer.aio.connection.Connection, "_maybe_probe_mtu", _no_mtu_probe, False)
-        yield
 
 
 class AiortcError(AssertionError):
@@ -196,10 +173,16 @@ class Link:
 
     _count = 0
 
-    def __init__(self, aio: AiortcProcess, config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        aio: AiortcProcess,
+        config: dict[str, Any] | None = None,
+        aiortc_config: dict[str, Any] | None = None,
+    ) -> None:
         Link._count += 1
         self.aio = aio
         self.name = f"pc{Link._count}"
+        self.aiortc_config = aiortc_config or {}
         self.pc = RTCPeerConnection(config if config is not None else {"includeLoopback": True})
         self.channels: dict[str, RTCDataChannel] = {}  # opened by aiortc, by label
         self.candidates_sent = 0
@@ -218,7 +201,7 @@ class Link:
         )
 
     async def setup(self) -> Link:
-        await self.aio.command("new", pc=self.name)
+        await self.aio.command("new", pc=self.name, config=self.aiortc_config)
         return self
 
     # -- signaling -------------------------------------------------------------------------------

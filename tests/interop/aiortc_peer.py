@@ -9,7 +9,8 @@ after running it the script writes ``{"ev": "done", "seq": n, ...}`` (or ``{"ev"
 ``{"ev": ..., "pc": name, ...}``. Commands run one after the other, in the order they arrive, so
 a description always reaches aiortc before the candidates sent after it.
 
-Commands: ``new`` (a peer connection; no STUN server, so gathering is host-only and quick),
+Commands: ``new`` (a peer connection; ``config`` takes iceServers and iceTransportPolicy as in
+JavaScript; without iceServers there is no STUN server, so gathering is host-only and quick),
 ``channel`` (label, options as in JavaScript), ``offer``, ``remote`` (type, sdp; an offer is
 answered at once), ``candidate`` (candidate, sdpMid, sdpMLineIndex; empty candidate = end of
 candidates), ``send`` (label, text or b64), ``send_many`` (label, prefix, count), ``close_channel``
@@ -41,10 +42,12 @@ import aioice.ice
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
+    RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
 )
 from aiortc import __version__ as aiortc_version
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 _host_addresses = aioice.ice.get_host_addresses
@@ -80,9 +83,14 @@ def decode(msg: dict[str, Any]) -> str | bytes:
 
 
 class Peer:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, config: dict[str, Any]) -> None:
         self.name = name
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        servers = [
+            RTCIceServer(s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in config.get("iceServers", [])
+        ]
+        policy = RTCIceTransportPolicy(config.get("iceTransportPolicy", "all"))
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
         self.channels: dict[str, RTCDataChannel] = {}
         self.echoed: dict[str, int] = {}
         self.pc.on("connectionstatechange", self._on_connection_state)
@@ -147,7 +155,7 @@ peers: dict[str, Peer] = {}
 async def run(cmd: dict[str, Any]) -> dict[str, Any]:
     op = cmd["op"]
     if op == "new":
-        peers[cmd["pc"]] = Peer(cmd["pc"])
+        peers[cmd["pc"]] = Peer(cmd["pc"], cmd.get("config", {}))
         return {}
     peer = peers[cmd["pc"]]
     pc = peer.pc

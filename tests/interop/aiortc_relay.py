@@ -43,6 +43,7 @@ class LossyRelay:
         self.rtcpeer: Addr | None = None  # learned from what reaches ``a``
         self.aiortc: Addr | None = None  # from aiortc's description
         self.forwarded = 0
+        self.largest = {"a": 0, "b": 0}  # largest datagram sent from each side
         self.dropped = 0
         self.delayed = 0
 
@@ -65,6 +66,8 @@ class LossyRelay:
             out, to = self.a, self.rtcpeer
         if to is None or out.transport is None:
             return
+        if len(data) > self.largest[out.name]:
+            self.largest[out.name] = len(data)
         if data and data[0] == _APPLICATION_DATA:
             roll = self.rng.random()
             if roll < self.loss:

@@ -192,3 +192,26 @@ async def test_video_loss_is_repaired_by_nack_and_rtx() -> None:
     finally:
         cb.stop()
         await close_all(a, b)
+
+
+async def test_h264_by_codec_preference() -> None:
+    from rtcpeer.pc.transceivers import RTCRtpSender
+
+    caps = RTCRtpSender.getCapabilities("video")
+    assert caps is not None
+    h264 = [c for c in caps["codecs"] if c["mimeType"] == "video/H264"]
+    if not h264:
+        pytest.skip("the installed FFmpeg has no H.264 encoder")
+    a, b = new_pc(), new_pc()
+    trickle(a, b)
+    cb = Collector(b)
+    t = a.addTransceiver(VideoTestTrack(160, 120), {"direction": "sendonly"})
+    t.setCodecPreferences(h264)
+    try:
+        await negotiate(a, b)
+        assert t.send_codec is not None and t.send_codec.name == "H264"
+        assert b.getTransceivers()[0].currentDirection == "recvonly"
+        await wait_for(lambda: cb.frames["video"] >= 30, timeout=15)
+    finally:
+        cb.stop()
+        await close_all(a, b)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtcpeer import InvalidAccessError, InvalidStateError, RTCPeerConnection
+from rtcpeer import InvalidAccessError, InvalidStateError, NotSupportedError, RTCPeerConnection
 from rtcpeer.media.track import MediaStreamTrack
 from rtcpeer.pc.transceivers import (
     MediaStream,
@@ -278,3 +278,31 @@ def test_remote_media_never_raises(kind: str, fmt: list[str], attrs: list[Any]) 
     info = read_remote_media(kind, fmt, attrs)
     assert all(isinstance(c, RtpCodec) for c in info.codecs)
     choose_codecs(local_codecs(kind), info.codecs)
+
+
+async def test_without_the_media_extra_media_sections_are_rejected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rtcpeer.pc import media_session
+
+    monkeypatch.setattr(media_session, "_available", False)
+    pc = RTCPeerConnection()
+    await pc.setRemoteDescription({"type": "offer", "sdp": chromium_offer()})
+    assert pc.getTransceivers() == []
+    answer = await pc.createAnswer()
+    assert lines_of(answer.sdp, "0")[0].startswith("m=audio 0 ")
+    assert lines_of(answer.sdp, "1")[0].startswith("m=video 0 ")
+    with pytest.raises(NotSupportedError):
+        pc.addTransceiver("audio")
+    await close(pc)
+
+
+async def test_implicit_offer_is_recreated_after_add_track() -> None:
+    pc = RTCPeerConnection()
+    pc.createDataChannel("x")
+    await pc.createOffer()
+    pc.addTrack(Track("audio"))
+    await pc.setLocalDescription()
+    local = pc.localDescription
+    assert local is not None and "m=audio" in local.sdp
+    await close(pc)

@@ -151,10 +151,12 @@ async def relayed_pair(
     b_to_a: Impairment | None = None,
     seed: int = 1,
     timeout: float = 30.0,
+    a_config: dict[str, Any] | None = None,
 ) -> tuple[DatagramRelay, RTCPeerConnection, RTCPeerConnection, RTCDataChannel, RTCDataChannel]:
-    """Two peers connected through a relay, with a reliable ordered channel open."""
+    """Two peers connected through a relay, with a reliable ordered channel open.
+    ``a_config``: extra configuration members for A (B always has the defaults)."""
     relay = await DatagramRelay(a_to_b, b_to_a, seed=seed).start()
-    a, b = new_pc(), new_pc()
+    a, b = new_pc(**(a_config or {})), new_pc()
     relay_trickle(a, b, relay)
     remote = event_future(b, "datachannel")
     dc = a.createDataChannel("bulk")

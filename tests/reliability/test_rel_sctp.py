@@ -225,12 +225,14 @@ def test_never_ending_message_is_bounded_with_default_settings() -> None:
     tracemalloc.stop()
     assert grown < 2 * 1024 * 1024, grown
     assert b.state is AssociationState.ESTABLISHED
-    assert not [e for e in b.events() if isinstance(e, DataReceived)]
-    # When the message finally ends it is dropped and reported (tests/reliability/
-    # test_pending_fixes.py asks for the report as soon as the limit is crossed).
+    events = b.events()
+    assert not [e for e in events if isinstance(e, DataReceived)]
+    # Reported once, as soon as the limit was crossed (the message never ended).
+    reports = [e for e in events if isinstance(e, AssociationError)]
+    assert [(e.kind, e.stream_id) for e in reports] == [("message-too-big", 2)]
+    # When the message finally ends it is dropped without a second report.
     end = DataChunk((tsn + 12000) & 0xFFFFFFFF, 2, 0, 53, fragment, FLAG_END)
     b.receive(Packet(5000, 5000, b.local_tag, [end]).encode(), wire.now)
     events = b.events()
-    kinds = [e.kind for e in events if isinstance(e, AssociationError)]
-    assert kinds == ["message-too-big"]
-    assert not [e for e in events if isinstance(e, DataReceived)]
+    assert not [e for e in events if isinstance(e, AssociationError | DataReceived)]
+    assert b.dropped_oversized == 1

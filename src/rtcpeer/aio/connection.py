@@ -29,6 +29,7 @@ from rtcpeer.aio.ice import IceState, IceTransport
 from rtcpeer.dtls.certificate import RTCCertificate, certificate_fingerprint
 from rtcpeer.dtls.transport import DtlsClosed, DtlsConnected, DtlsCore, DtlsFailed
 from rtcpeer.errors import NotSupportedError
+from rtcpeer.limits import DEFAULT_LIMITS, Limits
 from rtcpeer.sctp.association import Association
 from rtcpeer.sctp.channels import ChannelEvent, DataChannelCore
 from rtcpeer.sctp.chunks import ParseError as SctpParseError
@@ -72,8 +73,10 @@ class Connection:
         on_event: Callable[[ChannelEvent | DtlsStateChanged], None],
         *,
         on_rtp: Callable[[bytes], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.ice = ice
+        self.limits = limits if limits is not None else DEFAULT_LIMITS
         self.on_event = on_event
         self.on_rtp = on_rtp
         # Media hook: SRTP keys from the handshake (DTLS-SRTP, RFC 5764).
@@ -124,6 +127,7 @@ class Connection:
         if self.dtls is not None or self._closed:
             return
         now = self._time()
+        limits = self.limits
         self.dtls_role = role
         self.remote_max_packet = remote_max_packet
         self.remote_fingerprints = list(remote_fingerprints)
@@ -138,9 +142,16 @@ class Connection:
             local_sctp_port,
             remote_sctp_port,
             max_message_size=max(local_max_message_size, 262144) + 1024,
+            receive_window=limits.max_receive_buffer,
+            max_send_buffer=limits.max_send_buffer,
+            max_reassembly=limits.max_reassembly_bytes,
         )
         self.channels = DataChannelCore(
-            assoc, role == "client", remote_max_message_size=remote_max_message_size
+            assoc,
+            role == "client",
+            remote_max_message_size=remote_max_message_size,
+            max_channels=limits.max_channels,
+            max_buffered_amount=limits.max_buffered_amount,
         )
         if role == "server":
             self._start_dtls(now)
@@ -168,7 +179,12 @@ class Connection:
     def selected_pair_changed(self) -> None:
         """Called by the peer connection: datagrams held for lack of a pair can go now."""
         self._mtu_probed = False  # a new path: probe again (the MTU never shrinks, though)
-        if self._unsent:
+        channels = self.channels
+        if channels is not None and self.dtls_state == "connected":
+            # Data lost on the old path goes again now, not at SCTP's backed-off T3.
+            channels.association.path_changed(self._time())
+            self.kick()
+        elif self._unsent:
             self.kick()
 
     def _maybe_probe_mtu(self, channels: DataChannelCore) -> None:

@@ -223,6 +223,7 @@ class IceAgent:
         consent_timeout: float = 30.0,
         disconnected_timeout: float = 6.0,
         max_pairs: int = 100,
+        max_remote_candidates: int = 100,
         rng: random.Random | None = None,
     ) -> None:
         self._rng = rng or random.Random(secrets.randbits(64))
@@ -251,6 +252,10 @@ class IceAgent:
         self._remote_by_addr: dict[tuple[str, Address], Candidate] = {}
         self._remote_done = False
         self._prflx_counter = 0
+        # Remote candidates kept per generation (signalled and peer-reflexive together): a
+        # peer trickling thousands must not make us hold (and check) thousands.
+        self.max_remote_candidates = max_remote_candidates
+        self.dropped_remote_candidates = 0
 
         self.checklist = CheckList(max_pairs)
         self._transactions: dict[bytes, _Transaction] = {}
@@ -337,25 +342,30 @@ class IceAgent:
         if self.state is IceState.NEW and len(self.checklist):
             self._set_state(IceState.CHECKING)
 
-    def add_remote_candidate(self, candidate: Candidate | None) -> None:
-        """Add a trickled remote candidate; ``None`` means end-of-candidates (RFC 8838)."""
+    def add_remote_candidate(self, candidate: Candidate | None) -> bool:
+        """Add a trickled remote candidate; ``None`` means end-of-candidates (RFC 8838).
+
+        Returns False when the candidate is ignored: unusable here (another generation, an
+        unresolved mDNS name, RTCP, active TCP), already known, or beyond
+        ``max_remote_candidates`` (counted in ``dropped_remote_candidates``).
+        """
         if self.state is IceState.CLOSED:
-            return
+            return False
         if candidate is None:
             self._remote_done = True
             self._update_state()
-            return
+            return True
         if candidate.ufrag and self._gen.remote_ufrag and candidate.ufrag != self._gen.remote_ufrag:
             # Trickled for another generation (RFC 8838 section 11.4): stale after a restart.
-            return
+            return False
         if candidate.component != 1 or not is_ip_address(candidate.host):
             # mDNS names must be resolved by the shell first; RTCP components are unused.
-            return
+            return False
         transport = candidate.transport.lower()
         if transport != "udp" and not (transport == "tcp" and candidate.tcptype == "passive"):
-            return
+            return False
         if not 0 < candidate.port < 65536:
-            return
+            return False
         addr = (normalize_host(candidate.host), candidate.port)
         known = self._remote_by_addr.get((transport, addr))
         if known is not None:
@@ -363,16 +373,25 @@ class IceAgent:
                 # The signalled candidate describes a peer-reflexive one we already learned;
                 # keep the pairs (and their progress) but report the signalled type.
                 self._replace_remote(known, candidate)
-            return
+                return True
+            return False
+        if len(self._remote) >= self.max_remote_candidates:
+            if not self.dropped_remote_candidates:
+                logger.info(
+                    "more than %d remote candidates: ignoring the rest", self.max_remote_candidates
+                )
+            self.dropped_remote_candidates += 1
+            return False
         self._remote.append(candidate)
         self._remote_by_addr[(transport, addr)] = candidate
         if self._selected_is_final():
             # RFC 8445 section 8.1.2: checks are over once a pair is nominated.
-            return
+            return True
         for local, key in self._local:
             self._pair(local, key, candidate)
         if self.state is IceState.NEW and self._gen.remote_pwd is not None and len(self.checklist):
             self._set_state(IceState.CHECKING)
+        return True
 
     def restart(self, ufrag: str | None = None, pwd: str | None = None) -> None:
         """ICE restart (RFC 8445 section 9): new credentials and a fresh check list.
@@ -784,7 +803,8 @@ class IceAgent:
                 pair.nominate_on_success = True
 
     def _learn_remote_prflx(self, addr: Address, transport: str, priority: int) -> Candidate | None:
-        if len(self._remote) >= self.checklist.max_pairs:
+        if len(self._remote) >= min(self.checklist.max_pairs, self.max_remote_candidates):
+            self.dropped_remote_candidates += 1
             return None
         self._prflx_counter += 1
         cand = Candidate(

@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from rtcpeer.errors import InvalidAccessError, InvalidStateError
+from rtcpeer.errors import InvalidAccessError, InvalidStateError, NotSupportedError
 from rtcpeer.media.track import MediaStreamTrack
 from rtcpeer.pc.transceivers import (
     DEFAULT_EXTENSION_IDS,
@@ -59,6 +59,23 @@ __all__ = ["MediaController", "MediaMixin"]
 logger = logging.getLogger(__name__)
 
 _MEDIA_KINDS = ("audio", "video")
+
+
+_available: bool | None = None
+
+
+def media_available() -> bool:
+    """True when the ``media`` extra (PyAV, pylibsrtp) is installed."""
+    global _available
+    if _available is None:
+        try:
+            import av  # noqa: F401
+            import pylibsrtp  # noqa: F401
+        except ImportError:
+            _available = False
+        else:
+            _available = True
+    return _available
 
 
 def _rtcp_mux(m: RemoteMedia) -> bool:
@@ -99,6 +116,7 @@ class MediaController:
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._clock_offset = time.time() - time.monotonic()
         pc._negotiation_checks.append(self.negotiation_needed)
 
@@ -222,6 +240,23 @@ class MediaController:
                 by_mid[mid] = len(sections)
                 sections.append(self._section_for(t, mid))
 
+    def offer_stale(self, sections: list[LocalSection]) -> bool:
+        """An offer created before the transceivers last changed (implicit SLD re-creates)."""
+        by_mid = {s.mid: s for s in sections}
+        for t in self.transceivers:
+            if t._stopped:
+                continue
+            section = by_mid.get(t._mid or t._assigned_mid or "")
+            if section is None:
+                if not t._stopping:
+                    return True
+                continue
+            if t._stopping != section.rejected:
+                return True
+            if not t._stopping and t._direction not in section.lines:
+                return True
+        return False
+
     def _new_mid(self, sections: list[LocalSection]) -> str:
         used = {s.mid for s in sections} | {
             m for t in self.transceivers for m in (t._mid, t._assigned_mid) if m
@@ -273,6 +308,8 @@ class MediaController:
 
     def remote_offer_applied(self, remote: RemoteDescription) -> None:
         """setRemoteDescription(offer): associate m= sections and process remote tracks."""
+        if not media_available():
+            return  # the answer rejects the audio/video sections
         for m in remote.media:
             if m.kind not in _MEDIA_KINDS:
                 continue
@@ -541,8 +578,15 @@ class MediaController:
         session = self.session
         if session is None or self._closed:
             return
-        now = asyncio.get_running_loop().time()
-        core = session.receive(data, now)
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        now = loop.time()
+        try:
+            core = session.receive(data, now)
+        except Exception:  # the RTP layer drops bad input itself; never let it kill us
+            logger.debug("RTP receive failed", exc_info=True)
+            return
         if core is not None:
             rx = self._rx_by_core.get(id(core))
             if rx is not None:
@@ -686,6 +730,10 @@ class MediaMixin:
     def _check_open(self, name: str) -> None:
         if cast("RTCPeerConnection", self)._is_closed:
             raise InvalidStateError(f"{name}() called on a closed RTCPeerConnection")
+        if not media_available():
+            raise NotSupportedError(
+                f"{name}() needs the media extra (PyAV, pylibsrtp): pip install 'rtcpeer[media]'"
+            )
 
     def addTrack(self, track: MediaStreamTrack, *streams: MediaStream) -> RTCRtpSender:
         """Send ``track`` (webrtc-pc 5.1): reuses a free transceiver or adds one."""
@@ -755,6 +803,10 @@ class MediaMixin:
             self._media.remote_offer_applied(remote)
         elif kind == "answer":
             self._media.remote_answer_applied(remote)
+
+    def _media_offer_stale(self, sections: list[LocalSection]) -> bool:
+        controller = self._media_controller
+        return controller is not None and controller.offer_stale(sections)
 
     def _media_rollback(self) -> None:
         if self._media_controller is not None:

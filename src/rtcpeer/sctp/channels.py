@@ -12,7 +12,8 @@ events from :meth:`DataChannelCore.events` *after* ``packets_to_send`` (buffered
 when data is packetised, so BufferedAmountLow is raised there).
 
 Errors raised to the caller: ``InvalidStateError`` (unknown or non-open channel),
-``OperationError`` (no free stream id), :class:`MessageTooBig` (a ``TypeError`` as in the W3C
+``OperationError`` (no free stream id, too many channels, or the channel's queued bytes would
+pass ``max_buffered_amount`` / the association's ``max_send_buffer``), :class:`MessageTooBig` (a ``TypeError`` as in the W3C
 ``send()`` algorithm) when a message exceeds the peer's ``a=max-message-size``.
 """
 
@@ -186,10 +187,14 @@ class DataChannelCore:
         max_channels: int = 65535,
         remote_max_message_size: int = 65536,
         max_message_size: int | None = None,
+        max_buffered_amount: int = 16 * 1024 * 1024,
     ) -> None:
         self.association = association
         self.is_dtls_client = is_dtls_client
         self.max_channels = max_channels
+        # Per channel, as Chromium's 16 MiB: one channel cannot take the whole association's
+        # send buffer (the association enforces its own total, max_send_buffer).
+        self.max_buffered_amount = max_buffered_amount
         self.remote_max_message_size = remote_max_message_size
         self.max_message_size = (
             association.max_message_size if max_message_size is None else max_message_size
@@ -311,6 +316,11 @@ class DataChannelCore:
     def channel_ids(self) -> list[int]:
         return sorted(self._channels)
 
+    @property
+    def channel_count(self) -> int:
+        """Channels in use (local and remote, not yet closed): at most ``max_channels``."""
+        return len(self._channels)
+
     def send(self, id: int, data: str | bytes | bytearray | memoryview) -> None:
         """Send one message: str uses PPID 51 (56 if empty), bytes PPID 53 (57 if empty)."""
         ch = self._channels.get(id)
@@ -330,6 +340,12 @@ class DataChannelCore:
             )
         if not payload:
             payload = b"\x00"  # RFC 8831 6.6: empty messages carry one byte with PPID 56/57
+        queued = self.association.buffered_amount(id)
+        if queued + len(payload) > self.max_buffered_amount:
+            raise OperationError(
+                f"send queue of data channel {id} is full: {queued} bytes queued, limit "
+                f"{self.max_buffered_amount}"
+            )
         self._send(ch, ppid, payload)
         ch.last_buffered = self.association.buffered_amount(id)
 

@@ -76,11 +76,13 @@ class AssociationError:
 
     ``kind`` is a stable short name (``"reassembly-limit"``, ``"message-too-big"``,
     ``"receive-buffer"``, ``"init-flood"``, ``"protocol-violation"``); ``detail`` is for humans.
-    Fatal problems additionally end with :class:`Closed`.
+    Fatal problems additionally end with :class:`Closed`. ``stream_id`` names the stream
+    concerned when there is one (a ``"message-too-big"`` drop), else None.
     """
 
     kind: str
     detail: str
+    stream_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,30 +113,36 @@ class ReceiverMixin(AssociationBase):
             nxt += 1
         self._partials[nxt] = p
 
+    def _report_oversized(self, sid: int) -> None:
+        # Once per message, when its size first passes the limit (not at its last fragment).
+        self.dropped_oversized += 1
+        logger.debug("dropping a message larger than %d bytes", self.max_message_size)
+        self._events.append(
+            AssociationError(
+                "message-too-big",
+                f"dropping a message on stream {sid}: larger than the limit of "
+                f"{self.max_message_size} bytes",
+                sid,
+            )
+        )
+
     def _add_fragment(self, p: _Partial, payload: bytes, flags: int) -> bool:
         """Append a middle/end fragment; returns True when the message is complete."""
         if not p.oversized:
             p.size += len(payload)
             if p.size > self.max_message_size:
-                # Larger than we announced (a=max-message-size): keep nothing more of it.
+                # Larger than we announced (a=max-message-size): keep nothing more of it, and
+                # say so now: a hostile message may never end.
                 p.oversized = True
                 self._held -= p.size - len(payload)
                 p.parts = []
+                self._report_oversized(p.sid)
             else:
                 p.parts.append(payload)
                 self._held += len(payload)
         if not flags & FLAG_END:
             return False
         if p.oversized:
-            self.dropped_oversized += 1
-            logger.debug("dropped a message larger than %d bytes", self.max_message_size)
-            self._events.append(
-                AssociationError(
-                    "message-too-big",
-                    f"dropped a message of {p.size} bytes on stream {p.sid}: the limit is "
-                    f"{self.max_message_size}",
-                )
-            )
             if not p.unordered:
                 self._deliver_ordered(p.sid, p.ssn, p.ppid, None)
             return True
@@ -303,6 +309,7 @@ class ReceiverMixin(AssociationBase):
                 self._held -= p.size
                 p.size = -1
                 p.frags = dict.fromkeys(p.frags, b"")
+                self._report_oversized(sid)
             else:
                 p.size += len(payload)
                 self._held += len(payload)
@@ -314,13 +321,6 @@ class ReceiverMixin(AssociationBase):
         del self._ipartials[key]
         self._held -= _IPARTIAL_COST + max(p.size, 0)
         if p.size < 0:
-            self.dropped_oversized += 1
-            self._events.append(
-                AssociationError(
-                    "message-too-big",
-                    f"dropped a message on stream {sid}: the limit is {self.max_message_size}",
-                )
-            )
             if not unordered:
                 self._deliver_ordered(sid, mid, p.ppid, None)
             return

@@ -96,6 +96,45 @@ class SenderMixin(AssociationBase):
         self._buffer_decreased = set()
         return out
 
+    def path_changed(self, now: float) -> None:
+        """The layer below moved to a new network path (ICE selected another pair).
+
+        SCTP sees one transport address, so RFC 9260 has no event for this; what was learned
+        about the old path no longer holds. Treated like a new destination: RTT estimate and
+        RTO back to their initial state (RFC 6298 section 2, 9260 6.3.1), congestion window
+        back to the initial window (9260 7.2.1), error counter cleared, and outstanding DATA
+        retransmitted at once instead of at the next (backed-off) T3 expiry. A pending INIT or
+        COOKIE ECHO is resent at once too.
+        """
+        if self._dead:
+            return
+        self._now = now
+        self._rto = self.rto_initial
+        self._srtt = None
+        self._rttvar = 0.0
+        self._rtt_tsn = -1
+        self._errors = 0
+        if self._t1_at is not None:
+            self._t1_at = now
+            return
+        if self.state not in _SENDING_STATES:
+            return
+        self._cwnd = min(4 * self.mtu, max(2 * self.mtu, 4380))
+        self._pba = 0
+        self._fast_recovery_exit = None
+        self._hb_nonce = None
+        self._hb_at = now + self.heartbeat_interval + self._rto
+        pending = [c for c in self._sent if not c.acked and not c.abandoned]
+        for c in pending:
+            if c.in_flight:
+                c.in_flight = False
+                self._flight -= c.size
+            if not c.needs_rtx:
+                self._mark_rtx(c, now)
+        self._fwd_needed = self._advance_peer_ack() or self._fwd_needed
+        if pending or self._rtx or self._adv_ack > self._cum_acked:
+            self._t3_at = now + self._rto
+
     def _on_t3(self, now: float) -> None:
         """Retransmission timeout (RFC 9260 6.3.3, 7.2.3)."""
         self._t3_at = None

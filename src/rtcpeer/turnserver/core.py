@@ -101,6 +101,7 @@ class TurnServerCore:
         software: str | None = "rtcpeer-turn",
         max_allocations: int = 100,
         max_allocations_per_user: int = 10,
+        max_permissions: int = 128,
         default_lifetime: int = DEFAULT_LIFETIME,
         max_lifetime: int = MAX_LIFETIME,
         allowed_peer: Callable[[str], bool] | None = None,
@@ -114,6 +115,7 @@ class TurnServerCore:
         self.software = software
         self.max_allocations = max_allocations
         self.max_allocations_per_user = max_allocations_per_user
+        self.max_permissions = max_permissions
         self.default_lifetime = default_lifetime
         self.max_lifetime = max_lifetime
         self.allowed_peer = allowed_peer
@@ -438,6 +440,12 @@ class TurnServerCore:
         relay_v6 = ":" in alloc.relayed_address[0]
         return (":" in peer[0]) == relay_v6
 
+    def _room_for(self, alloc: Allocation, ips: set[str]) -> bool:
+        # Refreshing an existing permission is always allowed; only new peer IPs count
+        # (RFC 8656 section 9: 508 Insufficient Capacity when the server cannot install more).
+        new = sum(1 for ip in ips if ip not in alloc.permissions)
+        return len(alloc.permissions) + new <= self.max_permissions
+
     def _create_permission(self, msg: StunMessage, alloc: Allocation, now: float) -> None:
         peers: list[Address] = msg.get_all(Attr.XOR_PEER_ADDRESS)
         if not peers:
@@ -456,8 +464,12 @@ class TurnServerCore:
             if self.allowed_peer is not None and not self.allowed_peer(peer[0]):
                 self._reply(self._error(msg, 403), alloc.conn, alloc.client, alloc.key, msg)
                 return
-        for peer in peers:
-            alloc.permissions[_norm_ip(peer[0])] = now + PERMISSION_LIFETIME
+        ips = {_norm_ip(peer[0]) for peer in peers}
+        if not self._room_for(alloc, ips):
+            self._reply(self._error(msg, 508), alloc.conn, alloc.client, alloc.key, msg)
+            return
+        for ip in ips:
+            alloc.permissions[ip] = now + PERMISSION_LIFETIME
         self._reply(
             self._response(msg, MessageClass.SUCCESS),
             alloc.conn,
@@ -487,6 +499,9 @@ class TurnServerCore:
             return
         if self.allowed_peer is not None and not self.allowed_peer(peer[0]):
             self._reply(self._error(msg, 403), alloc.conn, alloc.client, alloc.key, msg)
+            return
+        if not self._room_for(alloc, {_norm_ip(peer[0])}):
+            self._reply(self._error(msg, 508), alloc.conn, alloc.client, alloc.key, msg)
             return
         alloc.channels[number] = (peer, now + CHANNEL_LIFETIME)
         alloc.peer_channels[peer] = number

@@ -96,6 +96,7 @@ class TurnServer:
         tcp: bool = True,
         max_allocations: int = 100,
         max_allocations_per_user: int = 10,
+        max_permissions: int = 128,
         software: str | None = "rtcpeer-turn",
         relay_port_range: tuple[int, int] | None = None,
     ) -> None:
@@ -119,6 +120,7 @@ class TurnServer:
             software=software,
             max_allocations=max_allocations,
             max_allocations_per_user=max_allocations_per_user,
+            max_permissions=max_permissions,
             clock_offset=time.time() - time.monotonic(),
         )
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -55,3 +55,13 @@ async def test_event_target_sync_async_once_and_handler() -> None:
     target.removeEventListener("ping", sync_listener)
     target.dispatchEvent(Event("ping"))
     assert seen.count("sync:ping") == 2
+
+
+def test_test_module_names_are_unique() -> None:
+    """pytest's default import mode needs unique basenames for test modules and helpers."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).parent.rglob("*.py") if p.name != "__init__.py")
+    names.pop("conftest.py", None)
+    assert [n for n, c in names.items() if c > 1] == []

@@ -166,7 +166,8 @@ async def _demo(args: argparse.Namespace) -> int:
         if args.host in ("0.0.0.0", "::"):
             shown = f"http://{args.public_host or _lan_address()}:{url.rsplit(':', 1)[1]}"
         _print("")
-        _print(f"Open {shown}/static/chat.html?room={args.room} in a browser, press Connect")
+        # The one URL a newcomer needs: the page joins the room by itself (connect=1).
+        _print(f"Open {shown}/static/chat.html?room={args.room}&connect=1 in a browser")
         if not peer_connection_available():
             _print("(RTCPeerConnection is not available in this build: no Python peer joins;")
             _print(" two browser tabs on that URL still chat with each other.)")

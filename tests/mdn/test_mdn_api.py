@@ -1,0 +1,546 @@
+"""MDN's API reference pages, one test per documented behaviour or exception.
+
+Each test names the MDN page; what the page documents is checked against rtcpeer. Where
+rtcpeer differs from MDN/W3C the test lives in test_pending_w3c.py instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mdnhelpers import LOOPBACK, close_all, negotiate, open_channel_pair, trickle, wait_for
+
+from rtcpeer import (
+    InvalidAccessError,
+    InvalidModificationError,
+    InvalidStateError,
+    NotSupportedError,
+    OperationError,
+    RTCCertificate,
+    RTCDataChannel,
+    RTCError,
+    RTCIceCandidate,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from rtcpeer.errors import DOMException, SyntaxError_
+
+HOST = "candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host"
+
+
+async def with_remote_offer() -> tuple[RTCPeerConnection, RTCPeerConnection]:
+    """An answerer that has the offerer's offer as its remote description."""
+    offerer = RTCPeerConnection(LOOPBACK)
+    offerer.createDataChannel("x")
+    answerer = RTCPeerConnection(LOOPBACK)
+    await answerer.setRemoteDescription(await offerer.createOffer())
+    return offerer, answerer
+
+
+# ------------------------------------------------------------------ addIceCandidate()
+
+
+async def test_add_ice_candidate_type_error_without_mid_and_index() -> None:
+    """MDN addIceCandidate: TypeError when sdpMid and sdpMLineIndex are both null."""
+    offerer, pc = await with_remote_offer()
+    with pytest.raises(TypeError):
+        await pc.addIceCandidate({"candidate": HOST})
+    await close_all(offerer, pc)
+
+
+async def test_add_ice_candidate_invalid_state_without_remote_description() -> None:
+    """MDN addIceCandidate: InvalidStateError when there is no remote description."""
+    pc = RTCPeerConnection(LOOPBACK)
+    with pytest.raises(InvalidStateError):
+        await pc.addIceCandidate({"candidate": HOST, "sdpMid": "0"})
+    await close_all(pc)
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        {"candidate": HOST, "sdpMid": "no-such-mid"},
+        {"candidate": HOST, "sdpMLineIndex": 7},
+        {"candidate": HOST, "sdpMid": "0", "usernameFragment": "not-the-remote-ufrag"},
+        {"candidate": "candidate:garbage", "sdpMid": "0"},
+    ],
+    ids=["unknown-mid", "index-out-of-range", "wrong-ufrag", "unparsable"],
+)
+async def test_add_ice_candidate_operation_error(init: dict[str, Any]) -> None:
+    """MDN addIceCandidate: OperationError when the mid/index match no media section, the
+    ufrag matches no remote generation, or the candidate cannot be parsed."""
+    offerer, pc = await with_remote_offer()
+    with pytest.raises(OperationError):
+        await pc.addIceCandidate(init)
+    await close_all(offerer, pc)
+
+
+async def test_add_ice_candidate_end_of_candidates_forms() -> None:
+    """MDN addIceCandidate: null, no argument, or candidate "" mean end-of-candidates."""
+    offerer, pc = await with_remote_offer()
+    await pc.addIceCandidate(None)
+    await pc.addIceCandidate()
+    await pc.addIceCandidate({"candidate": "", "sdpMid": "0"})
+    assert "a=end-of-candidates" in pc.remoteDescription.sdp  # type: ignore[union-attr]
+    await close_all(offerer, pc)
+
+
+async def test_add_ice_candidate_accepts_init_dict_and_object() -> None:
+    offerer, pc = await with_remote_offer()
+    await pc.addIceCandidate({"candidate": HOST, "sdpMid": "0"})
+    other = HOST.replace("50000", "50001")
+    await pc.addIceCandidate(RTCIceCandidate({"candidate": other, "sdpMLineIndex": 0}))
+    sdp = pc.remoteDescription.sdp  # type: ignore[union-attr]
+    assert "192.0.2.1 50000" in sdp and "192.0.2.1 50001" in sdp
+    await close_all(offerer, pc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=120))
+def test_add_ice_candidate_random_text_only_operation_error(text: str) -> None:
+    """Whatever text arrives from the signaling channel, addIceCandidate() either works or
+    rejects with OperationError (W3C 4.4.1.x); nothing else escapes."""
+
+    async def run() -> None:
+        offerer, pc = await with_remote_offer()
+        try:
+            await pc.addIceCandidate({"candidate": text, "sdpMid": "0"})
+        except OperationError:
+            pass
+        finally:
+            await close_all(offerer, pc)
+
+    asyncio.run(run())
+
+
+# ------------------------------------------------------------------ createDataChannel()
+
+
+def test_create_data_channel_exceptions() -> None:
+    """MDN createDataChannel: TypeError (label/protocol over 65535 bytes, id 65535,
+    negotiated without id, both maxPacketLifeTime and maxRetransmits: the W3C spec says
+    TypeError where older MDN text says SyntaxError), OperationError (id in use),
+    InvalidStateError (closed connection)."""
+    pc = RTCPeerConnection()
+    with pytest.raises(TypeError):
+        pc.createDataChannel("x" * 65536)
+    with pytest.raises(TypeError):
+        pc.createDataChannel("x", {"protocol": "p" * 65536})
+    with pytest.raises(TypeError):
+        pc.createDataChannel("x", {"negotiated": True, "id": 65535})
+    with pytest.raises(TypeError):
+        pc.createDataChannel("x", {"negotiated": True})
+    with pytest.raises(TypeError):
+        pc.createDataChannel("x", {"maxPacketLifeTime": 10, "maxRetransmits": 1})
+    pc.createDataChannel("a", {"negotiated": True, "id": 5})
+    with pytest.raises(OperationError):
+        pc.createDataChannel("b", {"negotiated": True, "id": 5})
+    pc.close()
+    with pytest.raises(InvalidStateError):
+        pc.createDataChannel("late")
+
+
+def test_create_data_channel_attributes() -> None:
+    """MDN RTCDataChannel properties: defaults and the options given at creation."""
+    pc = RTCPeerConnection()
+    dc = pc.createDataChannel("label")
+    assert isinstance(dc, RTCDataChannel)
+    assert (dc.label, dc.ordered, dc.protocol, dc.negotiated) == ("label", True, "", False)
+    assert dc.maxPacketLifeTime is None and dc.maxRetransmits is None
+    assert dc.id is None  # assigned once the DTLS role is known
+    assert dc.readyState == "connecting"
+    assert dc.bufferedAmount == 0 and dc.bufferedAmountLowThreshold == 0
+    assert dc.binaryType == "arraybuffer"
+    assert dc.priority == "low"
+    unordered = pc.createDataChannel(
+        "u", {"ordered": False, "maxRetransmits": 3, "protocol": "json"}
+    )
+    assert (unordered.ordered, unordered.maxRetransmits, unordered.protocol) == (
+        False,
+        3,
+        "json",
+    )
+    timed = pc.createDataChannel("t", {"maxPacketLifeTime": 70000})
+    assert timed.maxPacketLifeTime == 65535  # clamped to unsigned short
+    neg = pc.createDataChannel("n", {"negotiated": True, "id": 9})
+    assert (neg.negotiated, neg.id) == (True, 9)
+    pc.close()
+
+
+async def test_first_data_channel_fires_negotiationneeded_once() -> None:
+    """MDN createDataChannel: the first channel starts renegotiation (negotiationneeded)."""
+    pc = RTCPeerConnection()
+    fired: list[str] = []
+    pc.onnegotiationneeded = lambda e: fired.append(e.type)
+    pc.createDataChannel("a")
+    pc.createDataChannel("b")
+    await asyncio.sleep(0.01)
+    assert fired == ["negotiationneeded"]
+    pc.close()
+
+
+# ------------------------------------------------------------------ RTCDataChannel
+
+
+async def test_send_exceptions() -> None:
+    """MDN RTCDataChannel.send(): InvalidStateError unless open (nothing is queued);
+    TypeError for what is not str/bytes-like (Blob etc. do not exist in Python)."""
+    pc = RTCPeerConnection()
+    dc = pc.createDataChannel("x")
+    with pytest.raises(InvalidStateError):
+        dc.send("too early")
+    assert dc.bufferedAmount == 0
+    with pytest.raises(TypeError):
+        dc.send(42)  # type: ignore[arg-type]
+    pc.close()
+    with pytest.raises(InvalidStateError):
+        dc.send("closed")
+
+
+async def test_send_types_and_binary_type() -> None:
+    """str arrives as str, bytes/bytearray/memoryview as bytes (binaryType "arraybuffer")."""
+    a, b, local, remote = await open_channel_pair()
+    got: list[Any] = []
+    remote.onmessage = lambda e: got.append(e.data)
+    local.send("text")
+    local.send(b"\x00\x01")
+    local.send(bytearray(b"ba"))
+    local.send(memoryview(b"mv"))
+    await wait_for(lambda: len(got) == 4)
+    assert got == ["text", b"\x00\x01", b"ba", b"mv"]
+    with pytest.raises(SyntaxError_):
+        remote.binaryType = "text"
+    remote.binaryType = "blob"
+    assert remote.binaryType == "blob"
+    await close_all(a, b)
+
+
+async def test_buffered_amount_low_threshold() -> None:
+    """MDN bufferedAmountLowThreshold: settable, TypeError when negative; bufferedamountlow
+    fires when bufferedAmount falls to or below it."""
+    a, b, local, remote = await open_channel_pair()
+    with pytest.raises(TypeError):
+        local.bufferedAmountLowThreshold = -1
+    local.bufferedAmountLowThreshold = 1024
+    assert local.bufferedAmountLowThreshold == 1024
+    low: list[int] = []
+    local.addEventListener("bufferedamountlow", lambda e: low.append(local.bufferedAmount))
+    for _ in range(8):
+        local.send(bytes(32768))
+    assert local.bufferedAmount > 1024
+    await wait_for(lambda: bool(low))
+    assert low[0] <= 1024
+    await close_all(a, b)
+
+
+async def test_close_fires_closing_and_close() -> None:
+    """MDN RTCDataChannel.close(): "closing" on the remote end, "close" on both; the events
+    run in the documented order and readyState follows."""
+    a, b, local, remote = await open_channel_pair()
+    log: list[tuple[str, str, str]] = []
+    for name, channel in (("local", local), ("remote", remote)):
+        for event in ("closing", "close"):
+            channel.addEventListener(
+                event, lambda e, n=name, c=channel: log.append((n, e.type, c.readyState))
+            )
+    local.close()
+    assert local.readyState == "closing"
+    await wait_for(lambda: local.readyState == "closed" and remote.readyState == "closed")
+    await asyncio.sleep(0.01)
+    assert ("local", "close", "closed") in log and ("remote", "close", "closed") in log
+    assert log.index(("remote", "closing", "closing")) < log.index(("remote", "close", "closed"))
+    with pytest.raises(InvalidStateError):
+        local.send("after close")
+    await close_all(a, b)
+
+
+async def test_remote_pc_close_closes_channel() -> None:
+    """When the peer closes its RTCPeerConnection our channel gets "close"."""
+    a, b, local, remote = await open_channel_pair()
+    closed: list[str] = []
+    remote.onclose = lambda e: closed.append(remote.readyState)
+    await close_all(a)
+    await wait_for(lambda: bool(closed), timeout=5)
+    assert closed == ["closed"]
+    await close_all(b)
+
+
+# ------------------------------------------------------------------ setConfiguration()
+
+
+async def test_set_configuration_exceptions() -> None:
+    """MDN setConfiguration: InvalidModificationError (certificates, bundlePolicy,
+    rtcpMuxPolicy, iceCandidatePoolSize after setLocalDescription), InvalidAccessError (TURN
+    without credentials), SyntaxError (bad URL), InvalidStateError (closed)."""
+    pc = RTCPeerConnection()
+    cert = await RTCPeerConnection.generateCertificate({"name": "ECDSA", "namedCurve": "P-256"})
+    with pytest.raises(InvalidModificationError):
+        pc.setConfiguration({"certificates": [cert]})
+    with pytest.raises(InvalidModificationError):
+        pc.setConfiguration({"bundlePolicy": "max-compat"})
+    with pytest.raises(InvalidAccessError):
+        pc.setConfiguration({"iceServers": [{"urls": "turn:turn.example.org"}]})
+    with pytest.raises(SyntaxError_):
+        pc.setConfiguration({"iceServers": [{"urls": "http://example.org"}]})
+    pc.createDataChannel("x")
+    await pc.setLocalDescription()
+    with pytest.raises(InvalidModificationError):
+        pc.setConfiguration({"iceCandidatePoolSize": 4})
+    pc.setConfiguration({"iceServers": [{"urls": "stun:stun.example.org"}]})
+    assert pc.getConfiguration()["iceServers"] == [{"urls": ["stun:stun.example.org"]}]
+    pc.close()
+    with pytest.raises(InvalidStateError):
+        pc.setConfiguration({})
+
+
+def test_get_configuration_defaults() -> None:
+    """MDN getConfiguration: the W3C defaults, and a generated certificate."""
+    pc = RTCPeerConnection()
+    config = pc.getConfiguration()
+    assert config["iceServers"] == []
+    assert config["iceTransportPolicy"] == "all"
+    assert config["bundlePolicy"] == "balanced"
+    assert config["rtcpMuxPolicy"] == "require"
+    assert config["iceCandidatePoolSize"] == 0
+    assert len(config["certificates"]) == 1
+    assert isinstance(config["certificates"][0], RTCCertificate)
+    pc.close()
+
+
+def test_constructor_type_errors() -> None:
+    """MDN RTCPeerConnection(): invalid enum values are TypeErrors (WebIDL)."""
+    for bad in ({"iceTransportPolicy": "none"}, {"bundlePolicy": "x"}, {"rtcpMuxPolicy": "x"}):
+        with pytest.raises(TypeError):
+            RTCPeerConnection(bad)
+
+
+# ------------------------------------------------------------------ offer/answer errors
+
+
+async def test_offer_answer_state_errors() -> None:
+    """MDN createAnswer / setLocalDescription / setRemoteDescription: InvalidStateError in
+    the wrong signaling state; TypeError for an unknown type; RTCError (an OperationError,
+    errorDetail "sdp-syntax-error") for SDP that does not parse; everything InvalidStateError
+    once closed."""
+    pc = RTCPeerConnection()
+    with pytest.raises(InvalidStateError):
+        await pc.createAnswer()
+    with pytest.raises(InvalidStateError):
+        await pc.setRemoteDescription({"type": "answer", "sdp": "v=0\r\n"})
+    with pytest.raises(InvalidStateError):
+        await pc.setLocalDescription({"type": "rollback"})
+    with pytest.raises(TypeError):
+        await pc.setLocalDescription({"type": "bogus", "sdp": ""})
+    with pytest.raises(RTCError) as info:
+        await pc.setRemoteDescription({"type": "offer", "sdp": "not sdp"})
+    assert info.value.errorDetail == "sdp-syntax-error"
+    assert isinstance(info.value, OperationError)
+    assert pc.signalingState == "stable"
+    pc.close()
+    for call in (pc.createOffer(), pc.setLocalDescription(), pc.addIceCandidate(None)):
+        with pytest.raises(InvalidStateError):
+            await call
+
+
+async def test_set_local_description_without_argument() -> None:
+    """MDN setLocalDescription(): with no argument it creates the right description itself:
+    an offer in "stable", an answer in "have-remote-offer"."""
+    offerer, answerer = RTCPeerConnection(LOOPBACK), RTCPeerConnection(LOOPBACK)
+    offerer.createDataChannel("x")
+    await offerer.setLocalDescription()
+    assert offerer.localDescription is not None
+    assert offerer.localDescription.type == "offer"
+    assert offerer.signalingState == "have-local-offer"
+    await answerer.setRemoteDescription(offerer.localDescription)
+    await answerer.setLocalDescription()
+    assert answerer.localDescription is not None
+    assert answerer.localDescription.type == "answer"
+    assert answerer.signalingState == "stable"
+    await close_all(offerer, answerer)
+
+
+async def test_rollback() -> None:
+    """MDN setLocalDescription/setRemoteDescription {type: "rollback"}: back to stable."""
+    pc = RTCPeerConnection(LOOPBACK)
+    pc.createDataChannel("x")
+    await pc.setLocalDescription()
+    await pc.setLocalDescription({"type": "rollback"})
+    assert pc.signalingState == "stable" and pc.localDescription is None
+    offerer, answerer = await with_remote_offer()
+    await answerer.setRemoteDescription({"type": "rollback"})
+    assert answerer.signalingState == "stable" and answerer.remoteDescription is None
+    await close_all(pc, offerer, answerer)
+
+
+# ------------------------------------------------------------------ attributes, events
+
+
+async def test_can_trickle_ice_candidates() -> None:
+    """MDN canTrickleIceCandidates: null until a remote description is set."""
+    offerer, answerer = RTCPeerConnection(LOOPBACK), RTCPeerConnection(LOOPBACK)
+    offerer.createDataChannel("x")
+    assert answerer.canTrickleIceCandidates is None
+    await answerer.setRemoteDescription(await offerer.createOffer())
+    assert answerer.canTrickleIceCandidates is True
+    await close_all(offerer, answerer)
+
+
+async def test_icecandidate_event_ends_with_null() -> None:
+    """MDN icecandidate event: RTCPeerConnectionIceEvent with an RTCIceCandidate per
+    candidate, then candidate null once gathering is complete."""
+    pc = RTCPeerConnection(LOOPBACK)
+    seen: list[Any] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def on_candidate(event: Any) -> None:
+        seen.append(event.candidate)
+        if event.candidate is None and not done.done():
+            done.set_result(pc.iceGatheringState)
+
+    pc.addEventListener("icecandidate", on_candidate)
+    pc.createDataChannel("x")
+    await pc.setLocalDescription()
+    assert await asyncio.wait_for(done, 5) == "complete"
+    assert seen[-1] is None and len(seen) >= 2
+    for cand in seen[:-1]:
+        assert isinstance(cand, RTCIceCandidate)
+        assert cand.sdpMid == "0" and cand.sdpMLineIndex == 0
+        assert cand.candidate.startswith("candidate:")
+    # localDescription carries the gathered candidates once gathering completes.
+    sdp = pc.localDescription.sdp  # type: ignore[union-attr]
+    assert sdp.count("a=candidate:") == len(seen) - 1
+    await close_all(pc)
+
+
+async def test_event_handler_forms() -> None:
+    """on<event> attributes, addEventListener/removeEventListener, {"once": True}."""
+    a, b, local, remote = await open_channel_pair()
+    calls: list[str] = []
+
+    def listener(event: Any) -> None:
+        calls.append("listener")
+
+    remote.onmessage = lambda e: calls.append("onmessage")
+    remote.addEventListener("message", listener)
+    remote.addEventListener("message", lambda e: calls.append("once"), {"once": True})
+    local.send("1")
+    await wait_for(lambda: len(calls) == 3)
+    remote.removeEventListener("message", listener)
+    local.send("2")
+    await wait_for(lambda: len(calls) == 4)
+    assert calls == ["onmessage", "listener", "once", "onmessage"]
+    await close_all(a, b)
+
+
+async def test_close_is_synchronous_and_fires_no_state_events() -> None:
+    """MDN close(): states become "closed" at once, without state-change events."""
+    a, b, local, remote = await open_channel_pair()
+    events: list[str] = []
+    for name in ("signalingstatechange", "connectionstatechange", "iceconnectionstatechange"):
+        a.addEventListener(name, lambda e: events.append(e.type))
+    a.close()
+    assert (a.signalingState, a.connectionState, a.iceConnectionState) == ("closed",) * 3
+    assert local.readyState == "closed"
+    await asyncio.sleep(0.02)
+    assert events == []
+    a.close()  # a second close() does nothing
+    await close_all(a, b)
+
+
+async def test_datachannel_event_then_open() -> None:
+    """MDN datachannel event: event.channel is already usable; open follows."""
+    a, b = RTCPeerConnection(LOOPBACK), RTCPeerConnection(LOOPBACK)
+    trickle(a, b)
+    order: list[str] = []
+
+    def on_datachannel(event: Any) -> None:
+        order.append(f"datachannel:{event.channel.label}")
+        event.channel.onopen = lambda e: order.append("open")
+
+    b.ondatachannel = on_datachannel
+    a.createDataChannel("announce", {"protocol": "chat-v1"})
+    await negotiate(a, b)
+    await wait_for(lambda: "open" in order)
+    assert order == ["datachannel:announce", "open"]
+    await close_all(a, b)
+
+
+# ------------------------------------------------------------------ value objects
+
+
+def test_rtc_ice_candidate_fields_and_to_json() -> None:
+    """MDN RTCIceCandidate: the fields parsed from the candidate line; toJSON()."""
+    line = (
+        "candidate:842163049 1 udp 1677729535 198.51.100.7 46154 typ srflx "
+        "raddr 10.0.0.1 rport 4000 generation 0"
+    )
+    cand = RTCIceCandidate({"candidate": line, "sdpMid": "0", "sdpMLineIndex": 0})
+    assert cand.foundation == "842163049"
+    assert cand.component == "rtp"
+    assert cand.protocol == "udp"
+    assert cand.priority == 1677729535
+    assert (cand.address, cand.port, cand.type) == ("198.51.100.7", 46154, "srflx")
+    assert (cand.relatedAddress, cand.relatedPort) == ("10.0.0.1", 4000)
+    assert cand.tcpType is None
+    data = cand.toJSON()
+    assert data["candidate"] == line and data["sdpMid"] == "0" and data["sdpMLineIndex"] == 0
+    again = RTCIceCandidate(json.loads(json.dumps(data)))
+    assert (again.candidate, again.sdpMid, again.sdpMLineIndex) == (line, "0", 0)
+    with pytest.raises(TypeError):
+        RTCIceCandidate({"candidate": line})  # neither sdpMid nor sdpMLineIndex
+    tcp = RTCIceCandidate(
+        {"candidate": "candidate:2 1 tcp 1 192.0.2.9 9 typ host tcptype passive", "sdpMid": "0"}
+    )
+    assert (tcp.protocol, tcp.tcpType) == ("tcp", "passive")
+
+
+def test_rtc_session_description() -> None:
+    """MDN RTCSessionDescription: type and sdp, toJSON(), TypeError for an unknown type."""
+    desc = RTCSessionDescription({"type": "offer", "sdp": "v=0\r\n"})
+    assert (desc.type, desc.sdp) == ("offer", "v=0\r\n")
+    assert desc.toJSON() == {"type": "offer", "sdp": "v=0\r\n"}
+    assert RTCSessionDescription(desc.toJSON()) == desc
+    assert RTCSessionDescription({"type": "rollback"}).sdp == ""
+    with pytest.raises(TypeError):
+        RTCSessionDescription({"type": "video-offer", "sdp": ""})
+
+
+async def test_generate_certificate() -> None:
+    """MDN generateCertificate / RTCCertificate: expires (ms since epoch, ~30 days ahead),
+    getFingerprints(); ECDSA P-256 works; an unknown algorithm is NotSupportedError; an
+    expired certificate in the configuration is InvalidAccessError."""
+    import time
+
+    cert = await RTCPeerConnection.generateCertificate({"name": "ECDSA", "namedCurve": "P-256"})
+    now_ms = time.time() * 1000
+    assert now_ms + 29 * 86400000 < cert.expires <= now_ms + 30 * 86400000 + 1000
+    fps = cert.getFingerprints()
+    assert fps[0]["algorithm"] == "sha-256" and len(fps[0]["value"]) == 95
+    with pytest.raises(NotSupportedError):
+        await RTCPeerConnection.generateCertificate({"name": "no-such-algorithm"})
+    short = await RTCPeerConnection.generateCertificate(
+        {"name": "ECDSA", "namedCurve": "P-256", "expires": 1}
+    )
+    await asyncio.sleep(0.01)
+    with pytest.raises(InvalidAccessError):
+        RTCPeerConnection({"certificates": [short]})
+
+
+def test_errors_have_w3c_names() -> None:
+    """Code that inspects err.name (as JavaScript does) keeps working."""
+    for cls, name in (
+        (InvalidStateError, "InvalidStateError"),
+        (InvalidAccessError, "InvalidAccessError"),
+        (InvalidModificationError, "InvalidModificationError"),
+        (OperationError, "OperationError"),
+        (NotSupportedError, "NotSupportedError"),
+        (SyntaxError_, "SyntaxError"),
+    ):
+        err = cls("x")
+        assert isinstance(err, DOMException) and err.name == name
+    assert RTCError("x", errorDetail="dtls-failure").errorDetail == "dtls-failure"

@@ -173,7 +173,14 @@ def has_module(python: pathlib.Path, module: str) -> bool:
     return probe.returncode == 0
 
 
-def run_worker(python: pathlib.Path, sc: Scenario, impl: str, params: Json, timeout: float) -> Json:
+def run_worker(
+    python: pathlib.Path,
+    sc: Scenario,
+    impl: str,
+    params: Json,
+    timeout: float,
+    profile_dir: str | None = None,
+) -> Json:
     cmd = [str(python), "-m", "bench.worker", sc.worker, "--loop", sc.loop]
     cmd += ["--params", json.dumps(params)]
     if impl != "python":
@@ -182,6 +189,10 @@ def run_worker(python: pathlib.Path, sc: Scenario, impl: str, params: Json, time
     env.pop("BENCH_RTCPEER_MTU1200", None)
     if impl == "rtcpeer-1200":
         env["BENCH_RTCPEER_MTU1200"] = "1"
+    env.pop("BENCH_PROFILE_DIR", None)
+    if profile_dir:
+        env["BENCH_PROFILE_DIR"] = profile_dir
+        env["BENCH_IMPL_LABEL"] = impl
     # rtcpeer is importable from src/ in any interpreter; bench from the repo root.
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
     try:
@@ -321,6 +332,19 @@ def print_report(results: Json) -> None:
     print(table(results))
 
 
+def print_profiles(directory: pathlib.Path, top: int = 12) -> None:
+    """The functions with the most CPU time of their own, per profiled process."""
+    import pstats
+
+    for path in sorted(directory.glob("*.prof")):
+        stats: Any = pstats.Stats(str(path))
+        print(f"\n== {path.name}: {stats.total_tt:.2f} s CPU (profiled)")
+        rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+        for (filename, line, func), (_cc, ncalls, tottime, cumtime, _callers) in rows:
+            where = f"{pathlib.Path(filename).name}:{line}({func})" if line else func
+            print(f"  {tottime:7.3f} s self {cumtime:7.3f} s cum {ncalls:9d} calls  {where}")
+
+
 def target_met(ratio: float, target: str) -> bool:
     op, num = target.split()
     bound = float(num.rstrip("x"))
@@ -344,6 +368,12 @@ def main(argv: list[str] | None = None) -> int:
         help="event loop for the implementations (uvloop: both run from bench/.venv-aiortc)",
     )
     ap.add_argument("--show", metavar="JSON", help="print the table of an earlier run and exit")
+    ap.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="cProfile (CPU time) every child process into DIR/SCENARIO-IMPL-PID.prof and "
+        "print the top functions (figures are slower under the profiler)",
+    )
     args = ap.parse_args(argv)
     if args.show:
         print_report(json.loads(pathlib.Path(args.show).read_text()))
@@ -371,6 +401,10 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions,
         "scenarios": {},
     }
+    profile_dir = None
+    if args.profile:
+        profile_dir = str(pathlib.Path(args.profile).resolve())
+        pathlib.Path(profile_dir).mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     for sc in SCENARIOS:
         if sc.name not in wanted:
@@ -391,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
                 if python is None:
                     continue
                 start = time.monotonic()
-                res = run_worker(python, sc, impl, params, timeout)
+                res = run_worker(python, sc, impl, params, timeout, profile_dir)
                 took = time.monotonic() - start
                 status = res.get("error", "ok")
                 print(f"[{sc.name} round {r + 1}/{rounds}] {impl}: {status} ({took:.1f} s)")
@@ -410,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_report(results)
     print(f"\n{results['seconds']:.0f} s; results in {args.json}")
+    if profile_dir:
+        print_profiles(pathlib.Path(profile_dir))
     errors = [
         (name, impl)
         for name, e in results["scenarios"].items()

@@ -20,9 +20,9 @@ import secrets
 import sys
 from typing import Any
 
+from rtcpeer import MediaStream
 from rtcpeer.media import MediaRecorder, MediaStreamTrack, NullSink
 from rtcpeer.media.sources import AudioToneTrack, VideoTestTrack
-from rtcpeer.pc.transceivers import MediaStream
 from rtcpeer.signaling.client import SignalingChannel
 from rtcpeer.signaling.peers import RoomPeers
 

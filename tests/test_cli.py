@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from rtcpeer import __version__
-from rtcpeer.cli import build_parser, main
+from rtcpeer.cli import _server_config, build_parser, main
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,6 +52,12 @@ def test_parser_options() -> None:
     )
     with pytest.raises(SystemExit):
         parser.parse_args(["send", "f.bin"])  # --room is required
+    args = parser.parse_args(["serve", "--require-minted-rooms", "--room-secret", "k"])
+    config = _server_config(args, [], None)
+    assert (config.require_minted_rooms, config.room_secret) == (True, "k")
+    assert _server_config(parser.parse_args(["serve"]), [], None).require_minted_rooms is False
+    args = parser.parse_args(["bench-signaling", "--processes", "2", "--interval", "0.5"])
+    assert (args.processes, args.interval, args.clients, args.rooms) == (2, 0.5, 5000, 2500)
 
 
 async def test_serve_prints_the_url_and_serves_pages_and_signaling() -> None:

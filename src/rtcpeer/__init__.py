@@ -16,6 +16,12 @@ from rtcpeer.errors import (
 )
 from rtcpeer.media.track import MediaStream, MediaStreamTrack
 from rtcpeer.pc.description import RTCPeerConnectionIceEvent, RTCSessionDescription
+from rtcpeer.pc.transceivers import (
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCTrackEvent,
+)
 from rtcpeer.peerconnection import RTCPeerConnection
 from rtcpeer.sdp.candidate import RTCIceCandidate
 
@@ -38,6 +44,10 @@ __all__ = [
     "RTCIceServer",
     "RTCPeerConnection",
     "RTCPeerConnectionIceEvent",
+    "RTCRtpReceiver",
+    "RTCRtpSender",
+    "RTCRtpTransceiver",
+    "RTCTrackEvent",
     "RTCSessionDescription",
     "__version__",
 ]

@@ -142,8 +142,9 @@ async def _serve(args: argparse.Namespace, extra: Callable[[str], Awaitable[None
         if args.host in ("0.0.0.0", "::"):
             base = f"http://{args.public_host or _lan_address()}:{handle.url.rsplit(':', 1)[1]}"
         _print(f"rtcpeer {__version__} signaling server on {base}/")
-        _print(f"  chat page:  {base}/static/chat.html?room=ROOM  (or {base}/new for a fresh room)")
-        _print(f"  WebSocket:  {handle.ws_url}")
+        if extra is None:  # the demo prints the one URL to open itself
+            _print(f"  chat page:  {base}/static/chat.html?room=ROOM  (or {base}/new: a new room)")
+            _print(f"  WebSocket:  {handle.ws_url}")
         if turn_urls:
             _print(f"  TURN:       {', '.join(turn_urls)}")
         if args.redis:
@@ -255,7 +256,12 @@ async def _bench_signaling(args: argparse.Namespace) -> int:
 
     options = {"clients": args.clients, "rooms": args.rooms, "messages": args.messages}
     if args.processes:
-        report, abuse = await run_process_load(client_processes=args.processes, **options)
+        report, abuse = await run_process_load(
+            client_processes=args.processes,
+            interval=args.interval,
+            abuse=not args.no_abuse,
+            **options,
+        )
         _print(report.summary())
         if abuse is not None:
             _print(
@@ -345,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rooms", type=int, default=2500)
     p.add_argument("--messages", type=int, default=10)
     p.add_argument("--url", help="ws://.../ws of a running server (default: start one here)")
+    p.add_argument("--interval", type=float, default=0.02,
+                   help="seconds between a client's messages (--processes only)")  # fmt: skip
+    p.add_argument("--no-abuse", action="store_true",
+                   help="without the garbage/flood/stuck clients (--processes only)")  # fmt: skip
     p.add_argument("--processes", type=int, default=0, metavar="N",
                    help="server in its own process, clients in N processes, plus abusers")  # fmt: skip
     p.add_argument("--token")

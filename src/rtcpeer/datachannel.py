@@ -9,6 +9,8 @@ chosen by DTLS role, RFC 8832 section 6) once negotiation has set up the transpo
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -223,7 +225,32 @@ class RTCDataChannel(EventTarget):
             return
         self._messages_received += 1
         self._bytes_received += len(data)
-        self.dispatchEvent(MessageEvent(data))
+        # The hot path of every received message: dispatchEvent's work without its
+        # generality (the "once" bookkeeping falls back to it).
+        event = MessageEvent(data)
+        event.target = self
+        listeners = self._listeners.get("message")
+        entries = tuple(listeners) if listeners else ()  # added while dispatching: not now
+        for _, once in entries:
+            if once:
+                self.dispatchEvent(event)
+                return
+        handler = self.onmessage
+        if handler is not None:
+            self._call_fast(handler, event)
+        for listener, _ in entries:
+            self._call_fast(listener, event)
+
+    def _call_fast(self, listener: Callable[[Any], Any], event: Event) -> None:
+        try:
+            result = listener(event)
+        except Exception:
+            logger.exception("RTCDataChannel listener for 'message' raised")
+            return
+        if result is not None and inspect.isawaitable(result):
+            task = asyncio.ensure_future(self._await_listener(result, "message"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _on_buffered_amount_low(self) -> None:
         self.dispatchEvent(Event("bufferedamountlow"))
@@ -246,8 +273,6 @@ class RTCDataChannel(EventTarget):
         self.dispatchEvent(Event("close"))
 
     def _fire_later(self, type: str) -> None:
-        import asyncio
-
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

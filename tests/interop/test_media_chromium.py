@@ -6,7 +6,8 @@ transceivers on the Python side, whose track events give decoded frames; Python 
 test pattern and a tone mid-call (addTrack reuses those transceivers, now sendrecv),
 negotiationneeded fires and Python's re-offer is answered. "python-first": the other way
 round. Either way the page must decode Python's video (getStats framesDecoded) and Python the
-page's audio and video. Last, web/call.html calls examples/video_call.py through the
+page's audio and video; in "python-first", 5 % of the video RTP is then dropped each way and
+must be repaired by NACK/RTX both ways. Last, web/call.html calls examples/video_call.py through the
 signaling server.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from typing import Any
 
 import pytest
@@ -24,9 +26,8 @@ pytest.importorskip("playwright")
 
 from chromium_harness import ARGS, PAGE, Session, chromium
 
-from rtcpeer import RTCPeerConnection
+from rtcpeer import MediaStream, RTCPeerConnection
 from rtcpeer.media.sources import AudioToneTrack, VideoTestTrack
-from rtcpeer.pc.transceivers import MediaStream
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
@@ -85,6 +86,44 @@ async def browser_decodes(page: Any, count: int, timeout: float = 20) -> None:
     raise AssertionError(f"Chromium decoded {decoded} of Python's video frames")
 
 
+async def repaired_under_loss(pc: RTCPeerConnection, loss: float = 0.05) -> None:
+    """Drop ``loss`` of the video RTP each way: Chromium's NACKs must be answered by our RTX
+    (a=ssrc-group:FID in our SDP) and ours by Chromium's."""
+    conn = pc._conn
+    assert conn is not None and conn.on_rtp is not None
+    video = next(t for t in pc.getTransceivers() if t.kind == "video")
+    assert video.send_codec is not None
+    pt = video.send_codec.payload_type
+    rng = random.Random(5)
+
+    def lost(data: bytes) -> bool:
+        return data[1] & 0x7F == pt and 127 < data[0] < 192 and rng.random() < loss
+
+    send, receive = conn.ice.send, conn.on_rtp
+    conn.ice.send = lambda data: True if lost(data) else send(data)  # type: ignore[method-assign]
+    conn.on_rtp = lambda data: None if lost(data) else receive(data)
+    try:
+        for _ in range(150):
+            stats = await pc.getStats()
+            out = next(
+                v for v in stats.values() if v["type"] == "outbound-rtp" and v["kind"] == "video"
+            )
+            inb = next(
+                v for v in stats.values() if v["type"] == "inbound-rtp" and v["kind"] == "video"
+            )
+            if (
+                out["nackCount"]
+                and out["retransmittedPacketsSent"]
+                and inb["nackCount"]
+                and inb["retransmittedPacketsReceived"]
+            ):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no NACK/RTX repair: out {out} in {inb}")
+    finally:
+        conn.ice.send, conn.on_rtp = send, receive  # type: ignore[method-assign]
+
+
 @pytest.mark.parametrize("python_first", [False, True], ids=["browser-first", "python-first"])
 async def test_browser_and_python_exchange_media(python_first: bool) -> None:
     async with chromium(MEDIA_ARGS) as browser:
@@ -139,6 +178,8 @@ async def test_browser_and_python_exchange_media(python_first: bool) -> None:
             await wait_until(
                 lambda: [t.currentDirection for t in pc.getTransceivers()] == ["sendrecv"] * 2
             )
+            if python_first:
+                await repaired_under_loss(pc)
             assert {e.track.kind for e in events} == {"audio", "video"}
             assert all(e.streams and e.streams[0].id for e in events)
             remote = await page.evaluate("() => window.remoteTracks")

@@ -202,6 +202,18 @@ async def test_send_exceptions() -> None:
         dc.send("closed")
 
 
+async def test_send_too_big_is_type_error() -> None:
+    """W3C RTCDataChannel.send(): TypeError when the message is bigger than the peer's
+    max-message-size (MDN's "Understanding message size limits"); nothing is queued."""
+    a, b, local, remote = await open_channel_pair()
+    local.send(bytes(65536))
+    before = local.bufferedAmount
+    with pytest.raises(TypeError):
+        local.send(bytes(4 << 20))
+    assert local.bufferedAmount == before
+    await close_all(a, b)
+
+
 async def test_send_types_and_binary_type() -> None:
     """str arrives as str, bytes/bytearray/memoryview as bytes (binaryType "arraybuffer")."""
     a, b, local, remote = await open_channel_pair()
@@ -458,15 +470,26 @@ async def test_datachannel_event_then_open() -> None:
     trickle(a, b)
     order: list[str] = []
 
+    remote: list[RTCDataChannel] = []
+
     def on_datachannel(event: Any) -> None:
         order.append(f"datachannel:{event.channel.label}")
+        remote.append(event.channel)
         event.channel.onopen = lambda e: order.append("open")
 
     b.ondatachannel = on_datachannel
-    a.createDataChannel("announce", {"protocol": "chat-v1"})
+    local = a.createDataChannel(
+        "announce", {"protocol": "chat-v1", "ordered": False, "maxRetransmits": 2}
+    )
     await negotiate(a, b)
     await wait_for(lambda: "open" in order)
     assert order == ["datachannel:announce", "open"]
+    # The remote end mirrors what the creator asked for (carried by DCEP, RFC 8832).
+    (channel,) = remote
+    assert (channel.label, channel.protocol, channel.ordered) == ("announce", "chat-v1", False)
+    assert channel.maxRetransmits == 2 and channel.maxPacketLifeTime is None
+    assert channel.negotiated is False and channel.id == local.id
+    assert channel.readyState == "open"
     await close_all(a, b)
 
 
@@ -544,3 +567,41 @@ def test_errors_have_w3c_names() -> None:
         err = cls("x")
         assert isinstance(err, DOMException) and err.name == name
     assert RTCError("x", errorDetail="dtls-failure").errorDetail == "dtls-failure"
+
+
+# ------------------------------------------------------------------ media API pages
+
+
+async def test_media_api_exceptions() -> None:
+    """MDN addTrack (InvalidAccessError: the track already has a sender; InvalidStateError:
+    closed), removeTrack (InvalidAccessError: a sender of another connection; InvalidStateError:
+    closed), addTransceiver (TypeError: unknown kind or direction), RTCRtpSender.replaceTrack
+    (TypeError: a track of the other kind)."""
+    from rtcpeer import MediaStream
+    from rtcpeer.media.sources import AudioToneTrack, VideoTestTrack
+
+    pc, other = RTCPeerConnection(), RTCPeerConnection()
+    video = VideoTestTrack(160, 120)
+    stream = MediaStream([video])
+    sender = pc.addTrack(video, stream)
+    assert sender.track is video and pc.getSenders() == [sender]
+    with pytest.raises(InvalidAccessError):
+        pc.addTrack(video, stream)
+    foreign = other.addTrack(AudioToneTrack())
+    with pytest.raises(InvalidAccessError):
+        pc.removeTrack(foreign)
+    with pytest.raises(TypeError):
+        pc.addTransceiver("text")
+    with pytest.raises(TypeError):
+        pc.addTransceiver("audio", {"direction": "sideways"})
+    transceiver = pc.addTransceiver("audio", {"direction": "recvonly"})
+    assert transceiver.direction == "recvonly" and transceiver.mid is None
+    assert transceiver.receiver.track.kind == "audio"
+    with pytest.raises(TypeError):
+        await sender.replaceTrack(AudioToneTrack())
+    pc.close()
+    with pytest.raises(InvalidStateError):
+        pc.addTrack(VideoTestTrack(160, 120))
+    with pytest.raises(InvalidStateError):
+        pc.removeTrack(sender)
+    other.close()

@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from mdnhelpers import load_example
 
 
@@ -93,6 +94,24 @@ async def test_signaling_and_video_calling_streams() -> None:
     # The messages were JSON all the way (what the guide's WebSocket server carries).
     desc = naomi.my_peer_connection.localDescription
     assert json.loads(json.dumps(desc.toJSON())) == {"type": "offer", "sdp": desc.sdp}
+    # Using the WebRTC Statistics API: per-stream RTP stats, as the guide walks them.
+    # (Priya's own tracks start sending a moment after she received Naomi's first frame.)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:
+        stats = await priya.my_peer_connection.getStats()
+        sent = [r.get("packetsSent", 0) for r in stats.values() if r["type"] == "outbound-rtp"]
+        if (len(sent) == 2 and all(sent)) or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    inbound = [r for r in stats.values() if r["type"] == "inbound-rtp"]
+    assert sorted(r["kind"] for r in inbound) == ["audio", "video"]
+    video_in = next(r for r in inbound if r["kind"] == "video")
+    assert video_in["packetsReceived"] > 0 and video_in["framesDecoded"] > 0
+    assert isinstance(video_in["ssrc"], int) and video_in["trackIdentifier"]
+    outbound = [r for r in stats.values() if r["type"] == "outbound-rtp"]
+    assert sorted(r["kind"] for r in outbound) == ["audio", "video"]
+    assert all(r["packetsSent"] > 0 and r["bytesSent"] > 0 for r in outbound)
     naomi.hang_up_call()
     await asyncio.sleep(0.05)  # Priya receives "hang-up" and runs closeVideoCall()
     assert priya.my_peer_connection is None
@@ -212,3 +231,28 @@ async def test_session_lifetime_state_sequences() -> None:
     # The exchange ran straight after createDataChannel(), so the queued negotiationneeded
     # found nothing left to negotiate and never fired (W3C 4.7.3); restartIce() fired it once.
     assert states(caller_log, "negotiationneeded") == [""]
+
+
+async def test_ice_servers_relay_only() -> None:
+    """Introduction to WebRTC protocols (TURN) + iceTransportPolicy "relay": only relay
+    candidates are offered and the selected pair is relay/relay; data still flows."""
+    module = load_example("ice_servers.py")
+    out = await module.relay_only()
+    assert out["message"] == "relayed hello"
+    assert out["candidate_types"] and set(out["candidate_types"]) == {"relay"}
+    assert out["selected"] == ("relay", "relay")
+
+
+@pytest.mark.slow
+async def test_ice_servers_candidate_errors() -> None:
+    """icecandidateerror: 300-699 for a STUN/TURN error response (401: wrong credential),
+    700-799 when the server cannot be reached; url names the server (about 3 s)."""
+    module = load_example("ice_servers.py")
+    reports = await module.candidate_errors()
+    refused = [r for r in reports if r["kind"] == "server error response"]
+    unreachable = [r for r in reports if r["kind"] == "server unreachable"]
+    assert [r["errorCode"] for r in refused] == [401]
+    assert unreachable and all(r["errorCode"] == 701 for r in unreachable)
+    assert refused[0]["url"] != unreachable[0]["url"]
+    assert all(r["url"].startswith("turn:") and r["text"] for r in reports)
+    assert not [r for r in reports if r["kind"] == "other"]

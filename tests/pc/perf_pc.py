@@ -17,7 +17,10 @@ CPU seconds of each process during bulk are reported too (a low figure with low 
 means something waits). Run:
 
     .venv/bin/python tests/pc/perf_pc.py [--mib 64] [--small 200000] [--pings 2000]
-                                         [--profile sender|receiver]
+                                         [--profile sender|receiver] [--small-packets]
+
+``--small-packets`` hides our a=x-rtcpeer-max-packet from the peer, so SCTP keeps 1200-byte
+packets as it must with a browser (and on any path other than the same host).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ SMALL_SIZE = 64
 PING_SIZE = 32
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
+SMALL_PACKETS = False
 
 
 async def _pipe_recv(pipe: Pipe) -> Any:
@@ -48,6 +52,13 @@ async def _setup(pipe: Pipe, offerer: bool, on_message: Any) -> tuple[Any, Any]:
     from rtcpeer import RTCPeerConnection
 
     pc = RTCPeerConnection({"includeLoopback": True})
+    if SMALL_PACKETS:
+        from rtcpeer.aio.connection import MAX_PACKET_ATTRIBUTE
+
+        write = pc._write
+        pc._write = lambda *a, **k: "".join(  # type: ignore[method-assign]
+            x for x in write(*a, **k).splitlines(True) if MAX_PACKET_ATTRIBUTE not in x
+        )
     loop = asyncio.get_running_loop()
     gathered = loop.create_future()
     opened = loop.create_future()
@@ -167,6 +178,8 @@ async def _sender(pipe: Pipe, mib: int, small: int, pings: int) -> dict[str, flo
 
 
 def _run(role: str, pipe: Pipe, out: Pipe | None, args: dict[str, Any]) -> None:
+    global SMALL_PACKETS
+    SMALL_PACKETS = args.pop("small_packets")
     profile = args.pop("profile") == role
     prof = cProfile.Profile() if profile else None
     if prof is not None:
@@ -183,13 +196,23 @@ def _run(role: str, pipe: Pipe, out: Pipe | None, args: dict[str, Any]) -> None:
 
 
 def run(
-    mib: int = 64, small: int = 200_000, pings: int = 2000, profile: str = ""
+    mib: int = 64,
+    small: int = 200_000,
+    pings: int = 2000,
+    profile: str = "",
+    small_packets: bool = False,
 ) -> dict[str, float]:
     """Spawn sender and receiver processes; return the sender's figures."""
     ctx = mp.get_context("spawn")
     a, b = ctx.Pipe()
     res_r, res_w = ctx.Pipe(duplex=False)
-    opts = {"mib": mib, "small": small, "pings": pings, "profile": profile}
+    opts = {
+        "mib": mib,
+        "small": small,
+        "pings": pings,
+        "profile": profile,
+        "small_packets": small_packets,
+    }
     recv = ctx.Process(target=_run, args=("receiver", b, None, dict(opts)))
     send = ctx.Process(target=_run, args=("sender", a, res_w, dict(opts)))
     recv.start()
@@ -213,8 +236,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200_000)
     parser.add_argument("--pings", type=int, default=2000)
     parser.add_argument("--profile", choices=["sender", "receiver", ""], default="")
+    parser.add_argument("--small-packets", action="store_true")
     ns = parser.parse_args()
-    results = run(ns.mib, ns.small, ns.pings, ns.profile)
+    results = run(ns.mib, ns.small, ns.pings, ns.profile, ns.small_packets)
     if "bulk_mb_s" in results:
         print(
             f"bulk 64 KiB: {results['bulk_mb_s']:.1f} MB/s ({ns.mib} MiB in "

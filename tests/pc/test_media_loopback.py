@@ -13,9 +13,8 @@ pytest.importorskip("pylibsrtp")
 
 from pchelpers import close_all, negotiate, new_pc, trickle, wait_for
 
-from rtcpeer import RTCPeerConnection
+from rtcpeer import MediaStream, RTCPeerConnection
 from rtcpeer.media.sources import AudioToneTrack, VideoTestTrack
-from rtcpeer.pc.transceivers import MediaStream
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -96,6 +95,14 @@ async def test_audio_video_both_ways() -> None:
         b_channels[0].addEventListener("message", lambda e: got.done() or got.set_result(e.data))
         channel.send("hello")
         assert await asyncio.wait_for(got, 5) == "hello"
+        # RTCP: b's receiver reports answer a's sender reports (RTT measured)
+        for _ in range(60):
+            stats = await a.getStats()
+            rtts = [s.get("roundTripTime") for s in stats.values() if s["type"] == "outbound-rtp"]
+            if rtts and all(r is not None for r in rtts):
+                break
+            await asyncio.sleep(0.05)
+        assert rtts and all(r is not None and 0 <= r < 1 for r in rtts), rtts
     finally:
         ca.stop()
         cb.stop()
@@ -213,5 +220,55 @@ async def test_h264_by_codec_preference() -> None:
         assert b.getTransceivers()[0].currentDirection == "recvonly"
         await wait_for(lambda: cb.frames["video"] >= 30, timeout=15)
     finally:
+        cb.stop()
+        await close_all(a, b)
+
+
+async def test_glare_with_tracks_on_both_sides() -> None:
+    """Both peers addTrack at once under perfect negotiation: the polite one rolls back and
+    its addTrack transceiver takes the impolite one's m= section (webrtc-pc 4.4.1.6)."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
+    from perfect_negotiation import PerfectNegotiation
+
+    a, b = new_pc(), new_pc()
+    ca, cb = Collector(a), Collector(b)
+    box_a: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    box_b: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    polite = PerfectNegotiation(a, True, box_b.put_nowait)
+    impolite = PerfectNegotiation(b, False, box_a.put_nowait)
+
+    async def pump(box: asyncio.Queue[dict[str, Any]], peer: Any) -> None:
+        while True:
+            await peer.on_message(await box.get())
+
+    pumps = [
+        asyncio.ensure_future(pump(box_a, polite)),
+        asyncio.ensure_future(pump(box_b, impolite)),
+    ]
+    rollbacks: list[str] = []
+    original = a._rollback
+
+    def rollback(fire: bool = True) -> None:
+        rollbacks.append("a")
+        original(fire)
+
+    a._rollback = rollback  # type: ignore[method-assign]
+    try:
+        a.addTrack(VideoTestTrack(160, 120))
+        b.addTrack(VideoTestTrack(160, 120))
+        await wait_for(lambda: ca.frames["video"] >= 30 and cb.frames["video"] >= 30, timeout=15)
+        for pc in (a, b):
+            assert [(t.mid, t.currentDirection) for t in pc.getTransceivers()] == [
+                ("0", "sendrecv")
+            ]
+        assert a.signalingState == b.signalingState == "stable"
+        assert rollbacks, "no glare happened"
+    finally:
+        for task in pumps:
+            task.cancel()
+        ca.stop()
         cb.stop()
         await close_all(a, b)

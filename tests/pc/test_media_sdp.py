@@ -10,10 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtcpeer import InvalidAccessError, InvalidStateError, NotSupportedError, RTCPeerConnection
+from rtcpeer import (
+    InvalidAccessError,
+    InvalidStateError,
+    MediaStream,
+    NotSupportedError,
+    RTCPeerConnection,
+)
 from rtcpeer.media.track import MediaStreamTrack
 from rtcpeer.pc.transceivers import (
-    MediaStream,
     RTCRtpSender,
     answer_direction,
     choose_codecs,

@@ -280,3 +280,19 @@ async def test_changed_remote_fingerprint_is_refused() -> None:
         assert await _transfer(dc, other, [10]) == [10]
     finally:
         await close_all(a, b)
+
+
+async def test_path_change_goes_back_to_safe_packets_then_probes_again() -> None:
+    a, b, dc, other = await open_pair()
+    try:
+        await _wait_mtu(a, 16000)
+        assert a.sctp is not None and a.sctp.channels is not None
+        assoc = a.sctp.channels.association
+        assert assoc.mtu > 16000
+        a.sctp.selected_pair_changed()  # as the peer connection does when ICE switches pairs
+        assert assoc.mtu == 1200
+        await _wait_mtu(a, 16000)  # still the same host: the new probe succeeds
+        assert assoc.mtu > 16000
+        assert await _transfer(dc, other, [100_000]) == [100_000]
+    finally:
+        await close_all(a, b)

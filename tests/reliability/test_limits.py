@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcpeer.limits import DEFAULT_LIMITS, Limits
+from rtcpeer.limits import DEFAULT_LIMITS, Limits, limits_of
 from rtcpeer.peerconnection import LOCAL_MAX_MESSAGE_SIZE
 from rtcpeer.sctp.association import Association
 from rtcpeer.signaling.server import ServerConfig
@@ -78,3 +78,48 @@ def test_to_dict_round_trips(values: dict[str, int]) -> None:
         for k, v in limits.to_dict().items()
     }
     assert Limits.from_mapping(camel) == limits
+
+
+def test_the_other_layers_defaults_agree() -> None:
+    from rtcpeer.ice.agent import IceAgent
+    from rtcpeer.sctp.channels import DataChannelCore
+    from rtcpeer.turnserver.core import TurnServerCore
+
+    core = DataChannelCore(Association(True, rng=random.Random(1)), True)
+    assert core.max_buffered_amount == DEFAULT_LIMITS.max_buffered_amount
+    assert IceAgent(True).max_remote_candidates == DEFAULT_LIMITS.max_remote_candidates
+    assert TurnServerCore("r").max_permissions == DEFAULT_LIMITS.max_turn_permissions
+
+
+class _WithLimits:
+    limits = Limits(max_channels=5)
+
+
+def test_limits_of_a_configuration() -> None:
+    assert limits_of(None) is DEFAULT_LIMITS
+    assert limits_of({}) is DEFAULT_LIMITS
+    assert limits_of({"iceServers": []}) is DEFAULT_LIMITS
+    assert limits_of({"limits": None}) is DEFAULT_LIMITS
+    given_limits = Limits(max_channels=7)
+    assert limits_of({"limits": given_limits}) is given_limits
+    assert limits_of({"limits": {"maxChannels": 9}}).max_channels == 9
+    assert limits_of(_WithLimits()).max_channels == 5
+    assert limits_of(object()) is DEFAULT_LIMITS
+    with pytest.raises(TypeError):
+        limits_of({"limits": 12})
+    with pytest.raises(TypeError):
+        limits_of({"limits": {"maxChanels": 9}})
+    with pytest.raises(ValueError):
+        limits_of({"limits": {"maxChannels": 0}})
+
+
+async def test_peer_connection_reads_the_limits_member() -> None:
+    from rtcpeer import RTCPeerConnection
+
+    pc = RTCPeerConnection({"limits": {"maxChannels": 3}})
+    try:
+        assert "limits" not in pc.getConfiguration()
+        with pytest.raises(TypeError):
+            RTCPeerConnection({"limits": "many"})
+    finally:
+        await pc.close()

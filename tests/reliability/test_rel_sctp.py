@@ -31,6 +31,7 @@ from rtcpeer.sctp.chunks import (
     FLAG_UNORDERED,
     ChunkType,
     DataChunk,
+    IDataChunk,
     InitChunk,
     Packet,
     parse_packet,
@@ -86,7 +87,9 @@ def next_tsn(wire: Wire, a: Association, b: Association) -> int:
     """The TSN ``b`` expects next: learned by letting ``a`` send one real message."""
     a.send(1, 53, b"probe", now=wire.now)
     pkts = a.packets_to_send()
-    tsn = max(c.tsn for p in pkts for c in parse_packet(p).chunks if isinstance(c, DataChunk))
+    tsn = max(
+        c.tsn for p in pkts for c in parse_packet(p).chunks if isinstance(c, DataChunk | IDataChunk)
+    )
     for p in pkts:
         b.receive(p, wire.now)
     wire.pump()
@@ -236,3 +239,113 @@ def test_never_ending_message_is_bounded_with_default_settings() -> None:
     events = b.events()
     assert not [e for e in events if isinstance(e, AssociationError | DataReceived)]
     assert b.dropped_oversized == 1
+
+
+def test_oversized_partial_message_is_reported_when_it_crosses_the_limit() -> None:
+    """A message that never ends is reported as soon as its size passes the limit (a hostile
+    peer may never send its last fragment)."""
+    wire, a, b = assoc_pair(max_message_size=LOCAL_MAX_MESSAGE_SIZE + 1024)
+    tsn = next_tsn(wire, a, b)
+    b.events()
+    kinds: list[str] = []
+    for i in range(400):  # 440 KB of one message, the limit is 257 KiB
+        flags = FLAG_BEGIN if i == 0 else 0
+        chunk = DataChunk((tsn + i) & 0xFFFFFFFF, 2, 0, 53, bytes(1100), flags)
+        b.receive(Packet(5000, 5000, b.local_tag, [chunk]).encode(), wire.now)
+        b.packets_to_send()
+        kinds += [e.kind for e in b.events() if isinstance(e, AssociationError)]
+        if i * 1100 < LOCAL_MAX_MESSAGE_SIZE:
+            assert not kinds, i
+    assert kinds == ["message-too-big"]
+
+
+def test_oversized_interleaved_message_is_reported_when_it_crosses_the_limit() -> None:
+    """The same with I-DATA (RFC 8260), whose reassembly is keyed by message id."""
+    wire, a, b = assoc_pair(max_message_size=LOCAL_MAX_MESSAGE_SIZE + 1024, interleaving=True)
+    tsn = next_tsn(wire, a, b)
+    b.events()
+    kinds: list[str] = []
+    for i in range(400):
+        flags = FLAG_BEGIN if i == 0 else 0
+        chunk = IDataChunk((tsn + i) & 0xFFFFFFFF, 2, 0, 53 if i == 0 else i, bytes(1100), flags)
+        b.receive(Packet(5000, 5000, b.local_tag, [chunk]).encode(), wire.now)
+        b.packets_to_send()
+        kinds += [e.kind for e in b.events() if isinstance(e, AssociationError)]
+        if i * 1100 < LOCAL_MAX_MESSAGE_SIZE:
+            assert not kinds, i
+    assert kinds == ["message-too-big"]
+    assert b.state is AssociationState.ESTABLISHED
+
+
+def _outage(wire: Wire, a: Association, seconds: float) -> int:
+    """Advance the clock with every packet of ``a`` lost; returns how many were lost."""
+    lost = 0
+    end = wire.now + seconds
+    while wire.now < end:
+        lost += len(a.packets_to_send())
+        b_out = wire.b.packets_to_send()
+        assert isinstance(b_out, list)
+        wire.now += 0.05
+        a.timeout(wire.now)
+        wire.b.timeout(wire.now)
+    return lost
+
+
+def test_path_change_retransmits_at_once() -> None:
+    """ICE moved to a new pair after an outage: path_changed(now) resets the backed-off RTO
+    and retransmits outstanding DATA at once instead of at the next T3 expiry."""
+    wire, a, b = assoc_pair()
+    tsn = next_tsn(wire, a, b)
+    assert tsn
+    b.events()
+    a.send(1, 53, b"during the outage", now=wire.now)
+    lost = _outage(wire, a, 12.0)
+    assert lost >= 4  # the first send and T3 retransmissions
+    assert a.rto >= 3.2  # backed off
+    # Without a path change nothing would go out before the next T3 expiry.
+    t3 = a.next_timeout()
+    assert t3 is not None and t3 > wire.now + 1.0
+    assert not a.packets_to_send()
+    a.path_changed(wire.now)
+    assert a.rto == a.rto_initial
+    out = a.packets_to_send()
+    assert out, "nothing retransmitted on the new path"
+    for pkt in out:
+        b.receive(pkt, wire.now)
+    got = [e.data for e in b.events() if isinstance(e, DataReceived)]
+    assert got == [b"during the outage"]
+    wire.pump()
+    assert a.state is AssociationState.ESTABLISHED
+    # New data flows normally afterwards (and the RTT estimate is rebuilt).
+    a.send(1, 53, b"after", now=wire.now)
+    wire.pump()
+    assert [e.data for e in wire.events[1] if isinstance(e, DataReceived)][-1] == b"after"
+
+
+def test_path_change_clears_the_error_count() -> None:
+    """An outage spanning several T3 expiries does not abort the association once a new path
+    is found: the error counter restarts with the path."""
+    wire, a, b = assoc_pair(max_retransmissions=6)
+    next_tsn(wire, a, b)
+    b.events()
+    a.send(1, 53, b"x", now=wire.now)
+    _outage(wire, a, 20.0)  # RTO 0.2 s doubling: six T3 expiries, the most allowed
+    assert a.state is AssociationState.ESTABLISHED
+    a.path_changed(wire.now)
+    _outage(wire, a, 20.0)  # RTO 1 s doubling: four more, too many without the reset
+    assert a.state is AssociationState.ESTABLISHED
+    a.path_changed(wire.now)
+    wire.pump()
+    assert [e.data for e in wire.events[1] if isinstance(e, DataReceived)][-1:] == [b"x"]
+
+
+def test_path_change_before_the_association_is_up_is_harmless() -> None:
+    a = Association(True, rng=random.Random(1))
+    a.path_changed(1000.0)
+    assert a.packets_to_send() == []
+    a.connect(1000.0)
+    first = a.packets_to_send()
+    assert first
+    a.path_changed(1000.5)  # INIT resent at once on the new path
+    a.timeout(1000.5)
+    assert a.packets_to_send()

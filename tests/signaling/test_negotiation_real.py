@@ -88,8 +88,10 @@ async def test_glare_between_two_real_peer_connections(server: ServerHandle) -> 
             assert pc1.signalingState == pc2.signalingState == "stable"
             # It was glare, and the roles decided it: the impolite peer ignored the polite
             # peer's offer; the polite one rolled back and answered.
-            assert w1.ignored >= 1 and w1.offers_applied_while_offering == 0
-            assert w2.offers_applied_while_offering >= 1 and w2.ignored == 0
+            # (which side sees the collision depends on timing: MDN's pattern sends
+            # localDescription after an await, by then the polite side may hold its answer)
+            assert w1.ignored + w2.offers_applied_while_offering >= 1
+            assert w1.offers_applied_while_offering == 0 and w2.ignored == 0
             assert (remote1[0].label, remote2[0].label) == ("from-second", "from-first")
             got1: list[Any] = []
             got2: list[Any] = []
@@ -108,17 +110,45 @@ async def test_glare_between_two_real_peer_connections(server: ServerHandle) -> 
             await pc2.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ICE layer bug (src/rtcpeer/ice/agent.py): after consent expiry the agent goes "
-    "connected -> checking, never failed: pairs left IN_PROGRESS after nomination keep "
-    "_can_still_succeed() true; reported to the ICE owner",
-)
 async def test_ice_failure_restarts_ice_and_data_flows_again(server: ServerHandle) -> None:
+    await _restart_after_failure(server, "restart-real", loopback_only=False)
+
+
+async def test_ice_failure_on_a_single_path_restarts_ice(server: ServerHandle) -> None:
+    """The same with one candidate pair (only 127.0.0.1 candidates are signalled)."""
+    await _restart_after_failure(server, "restart-lo", loopback_only=True)
+
+
+def _only_loopback_candidates(channel: SignalingChannel) -> None:
+    """A network where only 127.0.0.1 is reachable: other candidates are never signalled."""
+    send = channel.send
+
+    async def filtered(message: dict[str, Any]) -> None:
+        candidate = message.get("candidate")
+        if isinstance(candidate, dict) and " 127.0.0.1 " not in candidate.get("candidate", ""):
+            return
+        description = message.get("description")
+        if isinstance(description, dict) and "sdp" in description:
+            lines = description["sdp"].split("\r\n")
+            kept = [
+                line
+                for line in lines
+                if not line.startswith("a=candidate:") or " 127.0.0.1 " in line
+            ]
+            message = {**message, "description": {**description, "sdp": "\r\n".join(kept)}}
+        await send(message)
+
+    channel.send = filtered  # type: ignore[method-assign]
+
+
+async def _restart_after_failure(server: ServerHandle, room: str, *, loopback_only: bool) -> None:
     async with (
-        SignalingChannel(server.url, "restart-real", "a") as sig_a,
-        SignalingChannel(server.url, "restart-real", "b") as sig_b,
+        SignalingChannel(server.url, room, "a") as sig_a,
+        SignalingChannel(server.url, room, "b") as sig_b,
     ):
+        if loopback_only:
+            _only_loopback_candidates(sig_a)
+            _only_loopback_candidates(sig_b)
         a, b = new_pc(sig_a.ice_servers), new_pc(sig_b.ice_servers)
         na = PerfectNegotiation(a, sig_a, peer="b")
         nb = PerfectNegotiation(b, sig_b, peer="a")
@@ -146,7 +176,9 @@ async def test_ice_failure_restarts_ice_and_data_flows_again(server: ServerHandl
             for s in sockets:
                 s._sendto = _drop
             try:
-                await until(lambda: a.iceConnectionState == "failed", 8)
+                # (the event log, not the state: PerfectNegotiation restarts at once, so "failed"
+                # may last less than a polling interval)
+                await until(lambda: "failed" in states, 15)
             finally:
                 for s, send in zip(sockets, saved, strict=True):
                     s._sendto = send

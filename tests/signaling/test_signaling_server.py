@@ -343,7 +343,7 @@ async def test_http_endpoints(session: aiohttp.ClientSession) -> None:
     async with await start() as server:
         async with session.post(server.url + "/rooms") as resp:
             room = (await resp.json())["room"]
-        assert len(room) == 22
+        assert len(room) == 38 and server.hub.is_minted(room)  # nonce + HMAC tag
         async with session.post(server.url + "/rooms") as resp:
             assert (await resp.json())["room"] != room
         async with session.get(server.url + "/new", allow_redirects=False) as resp:

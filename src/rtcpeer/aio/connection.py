@@ -96,6 +96,7 @@ class Connection:
         self._timer_at: float | None = None
         self._closed = False
         self._mtu_probed = False
+        self._base_mtu = 1200  # the association's packet size before any probe
         self.remote_max_packet = 0  # the peer's a=x-rtcpeer-max-packet (0: never probe)
         # Counters for getStats (cheap: two adds per datagram).
         self.bytes_sent = 0
@@ -146,6 +147,7 @@ class Connection:
             max_send_buffer=limits.max_send_buffer,
             max_reassembly=limits.max_reassembly_bytes,
         )
+        self._base_mtu = assoc.mtu
         self.channels = DataChannelCore(
             assoc,
             role == "client",
@@ -178,8 +180,10 @@ class Connection:
 
     def selected_pair_changed(self) -> None:
         """Called by the peer connection: datagrams held for lack of a pair can go now."""
-        self._mtu_probed = False  # a new path: probe again (the MTU never shrinks, though)
+        self._mtu_probed = False  # a new path: back to the safe size, probe again
         channels = self.channels
+        if channels is not None:
+            channels.association.reset_mtu(self._base_mtu)
         if channels is not None and self.dtls_state == "connected":
             # Data lost on the old path goes again now, not at SCTP's backed-off T3.
             channels.association.path_changed(self._time())

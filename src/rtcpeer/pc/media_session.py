@@ -414,7 +414,7 @@ class MediaController:
                 stream = self.streams.get(sid)
                 if stream is None:
                     stream = self.streams[sid] = MediaStream(id=sid)
-                stream.addTrack(track)
+                stream._add_remote_track(track)
                 streams.append(stream)
             if not t._fired_recv:
                 t._fired_recv = True
@@ -423,7 +423,7 @@ class MediaController:
         elif t._fired_recv:
             t._fired_recv = False
             for stream in self.streams.values():
-                stream.removeTrack(track)
+                stream._remove_remote_track(track)
             track._set_muted(True)
 
     # ------------------------------------------------------------ runtime
@@ -437,7 +437,10 @@ class MediaController:
         self._ensure_session(conn)
         for t in self.transceivers:
             if not t._stopping:
-                self._configure(t)
+                try:
+                    self._configure(t)
+                except Exception:  # e.g. a codec FFmpeg cannot open: that m= line stays idle
+                    logger.warning("cannot start media for mid %s", t._mid, exc_info=True)
         self._start_senders()
 
     def _ensure_session(self, conn: Connection) -> RtpSession:
@@ -650,57 +653,12 @@ class MediaController:
     # ------------------------------------------------------------ stats, close
 
     def stats(self, report: dict[str, dict[str, Any]], ts: float) -> None:
+        from rtcpeer.pc.media_stats import rtp_stats
+
         for t in self.transceivers:
             rt = self._runtime.get(id(t))
-            if rt is None:
-                continue
-            if rt.receiver is not None:
-                core = rt.receiver.core
-                sid = f"IT{t._mid}{t.kind[0].upper()}"
-                entry: dict[str, Any] = {
-                    "id": sid,
-                    "type": "inbound-rtp",
-                    "timestamp": ts,
-                    "kind": t.kind,
-                    "mid": t._mid,
-                    "ssrc": core.ssrc,
-                    "trackIdentifier": t.receiver.track.id,
-                    "codecId": f"CI{core.codec.payload_type}",
-                    "packetsReceived": core.packets_received,
-                    "retransmittedPacketsReceived": core.rtx_received,
-                    "nackCount": core.jitter_buffer.nacks_sent,
-                    "pliCount": core.plis_sent,
-                }
-                if t.kind == "video":
-                    entry["framesReceived"] = core.frames_received
-                    entry["framesDecoded"] = rt.receiver.frames_decoded
-                    entry["framesDropped"] = core.frames_dropped
-                else:
-                    entry["audioFramesDecoded"] = rt.receiver.frames_decoded
-                report[sid] = entry
-            if rt.sender is not None:
-                score = rt.sender.core
-                sid = f"OT{t._mid}{t.kind[0].upper()}"
-                out: dict[str, Any] = {
-                    "id": sid,
-                    "type": "outbound-rtp",
-                    "timestamp": ts,
-                    "kind": t.kind,
-                    "mid": t._mid,
-                    "ssrc": score.ssrc,
-                    "codecId": f"CO{score.codec.payload_type}",
-                    "packetsSent": score.packets_sent,
-                    "bytesSent": score.octets_sent,
-                    "nackCount": score.nacks_received,
-                    "pliCount": score.keyframe_requests,
-                    "retransmittedPacketsSent": score.history.retransmitted,
-                    "targetBitrate": score.bwe.target_bitrate,
-                }
-                if t.kind == "video":
-                    out["framesEncoded"] = rt.sender.frames_encoded
-                if score.rtt is not None:
-                    out["roundTripTime"] = score.rtt
-                report[sid] = out
+            if rt is not None:
+                rtp_stats(t, rt.sender, rt.receiver, report, ts)
 
     def close(self) -> None:
         if self._closed:

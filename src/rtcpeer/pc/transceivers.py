@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from rtcpeer.errors import InvalidAccessError, InvalidStateError
 from rtcpeer.events import Event
-from rtcpeer.media.track import MediaStreamTrack, RemoteStreamTrack
+from rtcpeer.media.track import MediaStream, MediaStreamTrack, RemoteStreamTrack
 from rtcpeer.rtp.codecs import (
     AUDIO_CODECS,
     HEADER_EXTENSIONS,
@@ -112,41 +112,6 @@ def local_codecs(kind: str) -> list[RtpCodec]:
 
 
 # ---------------------------------------------------------------------- W3C objects
-
-
-class MediaStream:
-    """A minimal W3C MediaStream: an id and a set of tracks."""
-
-    def __init__(self, tracks: Iterable[MediaStreamTrack] = (), id: str | None = None) -> None:
-        self.id = id or str(uuid.uuid4())
-        self._tracks: list[MediaStreamTrack] = list(tracks)
-
-    def getTracks(self) -> list[MediaStreamTrack]:
-        return list(self._tracks)
-
-    def getAudioTracks(self) -> list[MediaStreamTrack]:
-        return [t for t in self._tracks if t.kind == "audio"]
-
-    def getVideoTracks(self) -> list[MediaStreamTrack]:
-        return [t for t in self._tracks if t.kind == "video"]
-
-    def getTrackById(self, id: str) -> MediaStreamTrack | None:
-        return next((t for t in self._tracks if t.id == id), None)
-
-    def addTrack(self, track: MediaStreamTrack) -> None:
-        if track not in self._tracks:
-            self._tracks.append(track)
-
-    def removeTrack(self, track: MediaStreamTrack) -> None:
-        if track in self._tracks:
-            self._tracks.remove(track)
-
-    @property
-    def active(self) -> bool:
-        return any(t.readyState == "live" for t in self._tracks)
-
-    def __repr__(self) -> str:
-        return f"<MediaStream {self.id} tracks={len(self._tracks)}>"
 
 
 class RTCTrackEvent(Event):

@@ -302,6 +302,11 @@ class AssociationBase:
         self._buffered: dict[int, int] = {}
         self._buffer_decreased: set[int] = set()
         self._t3_at: float | None = None
+        # Probe timeout (sender.py _on_pto): an early, cwnd-halving retransmission of the
+        # first outstanding chunk after 2 SRTT without progress, before T3.
+        self._pto_at: float | None = None
+        self._probes = 0
+        self._tail_immediate = False  # the last DATA chunk sent carried the I bit (RFC 7053)
         self._rto = rto_initial
         self._srtt: float | None = None
         self._rttvar = 0.0
@@ -361,7 +366,7 @@ class AssociationBase:
         self._dead = True
         self.state = _S.CLOSED
         self._header = b""
-        for attr in ("_t1_at", "_t2_at", "_t3_at", "_hb_at", "_sack_at", "_reconf_at"):
+        for attr in ("_t1_at", "_t2_at", "_t3_at", "_pto_at", "_hb_at", "_sack_at", "_reconf_at"):
             setattr(self, attr, None)
         self._out_streams.clear()
         self._rr.clear()

@@ -179,6 +179,7 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
         for t in (
             self._t1_at,
             self._t3_at,
+            self._pto_at,
             self._sack_at,
             self._hb_at,
             self._reconf_at,
@@ -210,6 +211,8 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
                 self._sack_now = True
         if self._t3_at is not None and now >= self._t3_at:
             self._on_t3(now)
+        if self._pto_at is not None and now >= self._pto_at:
+            self._on_pto(now)
         if self._reconf_at is not None and now >= self._reconf_at:
             self._reconf_at = None
             if self._reconf_req is not None:
@@ -443,6 +446,12 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
         self._send_packet(self.peer_tag, chunk)
         return True
 
+    def reset_mtu(self, mtu: int) -> None:
+        """The path changed: new packets are cut for ``mtu`` again and any outstanding probe
+        is forgotten (chunks already sent keep their size when retransmitted)."""
+        self._probe = None
+        self.mtu = mtu
+
     def _on_heartbeat_ack(self, chunk: HeartbeatAckChunk, now: float) -> None:
         if len(chunk.info) == _PROBE_INFO.size:
             _, nonce, size = _PROBE_INFO.unpack(chunk.info)
@@ -478,6 +487,7 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
         self._t2_at = self._now + self._rto
         self._t2_count = 0
         self._t3_at = None
+        self._pto_at = None
         self._hb_at = None
 
     def _on_shutdown(self, chunk: ShutdownChunk, now: float) -> None:

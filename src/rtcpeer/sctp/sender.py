@@ -1,6 +1,13 @@
 """Sending DATA (RFC 9260 sections 6.1, 6.3, 7): lazy fragmentation and bundling into packets,
 SACK processing, retransmission timer (RFC 6298), congestion control (slow start, congestion
 avoidance, fast retransmit and fast recovery) and PR-SCTP abandonment (RFC 3758 section 3.5).
+
+Loss recovery beyond RFC 9260's minimum, so that high loss is not timer-bound: a probe timeout
+(the idea of RFC 8985 section 7, adapted: the first outstanding chunk is resent after 2 SRTT
+without progress, as a fast retransmission), miss indications for retransmitted chunks counted
+by send time (RFC 8985 6.2) so a lost fast retransmission is fast retransmitted again, the I
+bit (RFC 7053) on retransmissions, and the RTO backoff dropped once the cumulative TSN advances.
+``path_changed`` restarts all of it when ICE moves to another pair.
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from rtcpeer.sctp.chunks import (
     ForwardTsnChunk,
     IForwardTsnChunk,
 )
+
+_PTO_MIN = 0.01  # seconds: the probe timeout's floor (RFC 8985 7.2 uses 10 ms as well)
+_MAX_PROBES = 2  # probes without progress before T3 is left to recover
 
 
 class SenderMixin(AssociationBase):
@@ -114,6 +124,8 @@ class SenderMixin(AssociationBase):
         self._rttvar = 0.0
         self._rtt_tsn = -1
         self._errors = 0
+        self._probes = 0
+        self._pto_at = None  # no RTT estimate: T3 only until the new path has one
         if self._t1_at is not None:
             self._t1_at = now
             return
@@ -135,9 +147,53 @@ class SenderMixin(AssociationBase):
         if pending or self._rtx or self._adv_ack > self._cum_acked:
             self._t3_at = now + self._rto
 
+    def _pto(self) -> float | None:
+        """Probe timeout: 2 SRTT (RFC 8985 7.2), never later than the RTO, doubled for each
+        probe without progress; None while there is no RTT estimate."""
+        srtt = self._srtt
+        if srtt is None:
+            return None
+        pto = max(2 * srtt, _PTO_MIN)
+        if self._flight <= self.mtu and not self._tail_immediate:
+            # One packet outstanding without the I bit: the peer may delay its SACK (8985 7.2
+            # adds the worst-case delayed-ACK time here).
+            pto += self.delayed_ack
+        return min(pto * (1 << self._probes), self._rto)
+
+    def _arm_pto(self, now: float) -> None:
+        pto = self._pto()
+        if pto is None or self._probes >= _MAX_PROBES or self.state not in _SENDING_STATES:
+            self._pto_at = None
+            return
+        self._pto_at = now + pto
+
+    def _on_pto(self, now: float) -> None:
+        """No SACK progress for a probe timeout while DATA is outstanding.
+
+        At high loss, windows are small and a lost tail (or a lost retransmission) gets no
+        miss indications: only T3 would recover it, collapsing cwnd to one MTU and backing off
+        the RTO. Like RACK-TLP's probe (RFC 8985 7) this sends one packet early, but the
+        first outstanding chunk rather than the last: a tail loss then needs no further miss
+        indications, and the probe's SACK shows what else is missing. It counts as a loss
+        (7.2.4: halve cwnd once per window), and at most _MAX_PROBES are sent before T3 is
+        left to act.
+        """
+        self._pto_at = None
+        if self.state not in _SENDING_STATES or self._probes >= _MAX_PROBES:
+            return
+        for c in self._sent:
+            if not c.acked and not c.abandoned and not c.needs_rtx and c.in_flight:
+                break
+        else:
+            return
+        self._probes += 1
+        self._start_fast_rtx(c, now)
+        self._arm_pto(now)
+
     def _on_t3(self, now: float) -> None:
         """Retransmission timeout (RFC 9260 6.3.3, 7.2.3)."""
         self._t3_at = None
+        self._pto_at = None
         pending = [c for c in self._sent if not c.acked and not c.abandoned]
         if not pending and self._adv_ack <= self._cum_acked:
             return
@@ -174,6 +230,7 @@ class SenderMixin(AssociationBase):
         flight_before = self._flight
         acked_bytes = 0
         htna = -1
+        newest = -1.0  # latest (re)transmission time among the chunks this SACK newly acks
         cum_advanced = cum > self._cum_acked
         if cum_advanced:
             while sent and sent[0].tsn <= cum:
@@ -185,6 +242,8 @@ class SenderMixin(AssociationBase):
                     if c.in_flight:
                         self._flight -= c.size
                     htna = c.tsn
+                    if c.sent_at > newest:
+                        newest = c.sent_at
                     self._on_chunk_acked(c, now)
             self._cum_acked = cum
             if self._adv_ack < cum:
@@ -213,9 +272,15 @@ class SenderMixin(AssociationBase):
                                 self._flight -= c.size
                             c.needs_rtx = False
                             htna = tsn
+                            if c.sent_at > newest:
+                                newest = c.sent_at
                             self._on_chunk_acked(c, now)
             # Miss indications (7.2.4, HTNA): only below the highest newly acked TSN, or all
             # reported holes while in fast recovery when the cumulative point advanced.
+            # A chunk already retransmitted counts a miss only when data sent after that
+            # retransmission is newly acked (the RACK idea of RFC 8985 6.2, by send time): three
+            # such misses mean the retransmission itself was lost, and it is fast retransmitted
+            # again instead of waiting for T3 (which would collapse cwnd and back off the RTO).
             limit = htna
             if self._fast_recovery_exit is not None and cum_advanced:
                 limit = highest_gap
@@ -224,7 +289,9 @@ class SenderMixin(AssociationBase):
                 for c in sent:
                     if c.tsn >= limit:
                         break
-                    if c.acked or c.abandoned or c.needs_rtx or c.fast_rtx:
+                    if c.acked or c.abandoned or c.needs_rtx:
+                        continue
+                    if c.rtx_count and c.sent_at >= newest:
                         continue
                     c.misses += 1
                     if c.misses >= 3:
@@ -235,6 +302,11 @@ class SenderMixin(AssociationBase):
         self._peer_rwnd = max(0, a_rwnd - self._flight)
         if acked_bytes:
             self._errors = 0
+            self._probes = 0
+            if self._flight > 0:
+                self._arm_pto(now)
+            else:
+                self._pto_at = None
             if self._fast_recovery_exit is not None and cum >= self._fast_recovery_exit:
                 self._fast_recovery_exit = None
             if cum_advanced and self._fast_recovery_exit is None:
@@ -250,6 +322,13 @@ class SenderMixin(AssociationBase):
                         self._pba -= self._cwnd
                         self._cwnd += self.mtu
         if cum_advanced:
+            srtt = self._srtt
+            if srtt is not None:
+                # The path delivers again: drop the exponential backoff of earlier T3
+                # expirations, as BSD TCP does on an ACK of new data (t_rxtshift = 0). Karn's
+                # rule (9260 6.3.1 C5) still keeps retransmitted chunks out of the estimate; at
+                # high loss that alone could leave the backed-off RTO in place for many rounds.
+                self._rto = min(max(srtt + 4 * self._rttvar, self.rto_min), self.rto_max)
             if self._flight > 0 or self._rtx:
                 self._t3_at = now + self._rto
             elif self._adv_ack <= self._cum_acked:
@@ -479,6 +558,9 @@ class SenderMixin(AssociationBase):
                         # The window is full after this chunk: ask for the SACK now (RFC
                         # 7053) instead of leaving the peer's delayed-ack timer to stall us.
                         flags |= FLAG_IMMEDIATE
+                        self._tail_immediate = True
+                    else:
+                        self._tail_immediate = False
                     frag = msg.data[off : off + n]
                     c = _Out(next_tsn, flags, msg, frag, now)
                     if idata:
@@ -544,6 +626,8 @@ class SenderMixin(AssociationBase):
             self._last_sent = now
             if self._t3_at is None and sent:
                 self._t3_at = now + self._rto
+            if self._pto_at is None and self._flight > 0:
+                self._arm_pto(now)
             if self.state is _S.ESTABLISHED:
                 self._hb_at = now + self.heartbeat_interval + self._rto
 
@@ -572,12 +656,15 @@ class SenderMixin(AssociationBase):
             size = hdr + c.size
             if pos + size > cap:
                 break
+            # Loss recovery wants the SACK at once (RFC 7053): no delayed ack on retransmissions.
+            flags = c.flags | FLAG_IMMEDIATE
+            self._tail_immediate = True
             if hdr == 20:
                 _IDATA_HDR.pack_into(
                     buf,
                     pos,
                     64,
-                    c.flags,
+                    flags,
                     size,
                     c.tsn & _M32,
                     msg.sid,
@@ -587,7 +674,7 @@ class SenderMixin(AssociationBase):
                 )
             else:
                 _DATA_HDR.pack_into(
-                    buf, pos, 0, c.flags, size, c.tsn & _M32, msg.sid, msg.ssn, msg.ppid
+                    buf, pos, 0, flags, size, c.tsn & _M32, msg.sid, msg.ssn, msg.ppid
                 )
             buf[pos + hdr : pos + size] = c.data
             pos += (size + 3) & ~3

@@ -16,6 +16,9 @@ line by line:
 
     await channel.send({"description": pc.localDescription.toJSON()})
 
+``url`` may be a list of URLs (several servers sharing rooms through Redis): when one cannot be
+reached or its connection is lost, the next is tried with the same peer id.
+
 Messages may also be consumed with ``async for message in channel``. A lost connection is
 retried with exponential backoff under the same peer id, so the server keeps this peer's place
 and role and hands over the messages queued meanwhile; ``send`` buffers while reconnecting.

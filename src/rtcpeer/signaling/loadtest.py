@@ -143,10 +143,18 @@ async def run_load(
             await ready()
         await asyncio.sleep(0.05)  # let the presence events drain first
         relay_start = time.perf_counter()
+        # Each round is spread evenly over ``interval`` (chunks of 50 clients) rather than sent
+        # as one burst, so the latency measured is the relay's, not a burst's queueing.
+        chunk = 50
+        pause = interval * chunk / max(len(sockets), chunk)
+        loop = asyncio.get_running_loop()
         for n in range(messages):
-            for ws in sockets:
-                await ws.send_str(json.dumps({"t": time.perf_counter(), "n": n}))
-            await asyncio.sleep(interval)
+            round_end = loop.time() + interval
+            for first in range(0, len(sockets), chunk):
+                for ws in sockets[first : first + chunk]:
+                    await ws.send_str(json.dumps({"t": time.perf_counter(), "n": n}))
+                await asyncio.sleep(pause)
+            await asyncio.sleep(max(0.0, round_end - loop.time()))
         try:
             await asyncio.wait_for(done.wait(), timeout)
         except TimeoutError:
@@ -269,7 +277,7 @@ async def _abuse(url: str) -> AbuseReport:
         pending_code: int | None = None
         blob = "x" * 60000
         with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-            for i in range(400):
+            for i in range(800):  # stops at the "left"; ~330 needed (kernel buffers)
                 await sender.send_str(json.dumps({"blob": blob}))
                 if i >= 190:  # past the burst: stay under the sender's rate limit
                     await asyncio.sleep(0.021)
@@ -290,6 +298,7 @@ async def run_process_load(
     rooms: int = 250,
     messages: int = 10,
     client_processes: int = 2,
+    interval: float = 0.02,
     abuse: bool = True,
     server_args: list[str] | None = None,
 ) -> tuple[LoadReport, AbuseReport | None]:
@@ -322,6 +331,8 @@ async def run_process_load(
                     str(first),
                     "--last",
                     str(last),
+                    "--interval",
+                    str(interval),
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
                 )  # fmt: skip
@@ -378,6 +389,7 @@ async def _worker(args: argparse.Namespace) -> None:
         clients=args.clients,
         rooms=args.rooms,
         messages=args.messages,
+        interval=args.interval,
         mine=range(args.first, args.last),
         ready=ready,
         latencies_out=latencies,
@@ -401,6 +413,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--first", type=int, required=True)
     parser.add_argument("--last", type=int, required=True)
+    parser.add_argument("--interval", type=float, default=0.02)
     asyncio.run(_worker(parser.parse_args()))
 
 

@@ -149,6 +149,23 @@ class TurnServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
+        # An ephemeral port: the same number for UDP and TCP when possible (as with a fixed
+        # port). A port free for UDP may be taken for TCP: try a few fresh ones first.
+        for _ in range(8 if not self.listen[1] and self.enable_udp and self.enable_tcp else 0):
+            await self._bind(loop, same_port_only=True)
+            if self._tcp_server is not None:
+                break
+            if self._udp is not None:
+                self._udp.close()
+                self._udp = None
+                self.udp_address = None
+        if self._tcp_server is None:
+            await self._bind(loop, same_port_only=False)
+        logger.info(
+            "TURN server on udp %s tcp %s realm %r", self.udp_address, self.tcp_address, self.realm
+        )
+
+    async def _bind(self, loop: asyncio.AbstractEventLoop, same_port_only: bool) -> None:
         host, port = self.listen
         if self.enable_udp:
             transport, _ = await loop.create_datagram_endpoint(
@@ -165,6 +182,8 @@ class TurnServer:
                     lambda: _TcpConnection(self), host, port
                 )
             except OSError:
+                if same_port_only:
+                    return
                 if not self.listen[1]:
                     self._tcp_server = await loop.create_server(
                         lambda: _TcpConnection(self), host, 0
@@ -173,9 +192,6 @@ class TurnServer:
                     raise
             sockname = self._tcp_server.sockets[0].getsockname()
             self.tcp_address = (sockname[0], sockname[1])
-        logger.info(
-            "TURN server on udp %s tcp %s realm %r", self.udp_address, self.tcp_address, self.realm
-        )
 
     async def close(self) -> None:
         if self._timer is not None:

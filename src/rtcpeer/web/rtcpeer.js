@@ -162,6 +162,10 @@ export function perfectNegotiation(
     }
   };
   pc.onicecandidate = ({ candidate }) => signaler.send({ candidate, to });
+  // MDN: restart ICE when it fails; the restart offer goes through onnegotiationneeded above.
+  pc.addEventListener("iceconnectionstatechange", () => {
+    if (pc.iceConnectionState === "failed") pc.restartIce();
+  });
 
   return async function handle({ description, candidate }) {
     try {

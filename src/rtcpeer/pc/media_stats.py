@@ -1,0 +1,69 @@
+"""getStats() for media: inbound-rtp and outbound-rtp (W3C webrtc-stats 8.3/8.6, basics)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rtcpeer.media.pipeline import RtpMediaReceiver, RtpMediaSender
+    from rtcpeer.pc.transceivers import RTCRtpTransceiver
+
+__all__ = ["rtp_stats"]
+
+
+def rtp_stats(
+    t: RTCRtpTransceiver,
+    sender: RtpMediaSender | None,
+    receiver: RtpMediaReceiver | None,
+    report: dict[str, dict[str, Any]],
+    ts: float,
+) -> None:
+    """Add the transceiver's inbound-rtp / outbound-rtp entries to ``report``."""
+    letter = t.kind[0].upper()
+    if receiver is not None:
+        core = receiver.core
+        sid = f"IT{t.mid}{letter}"
+        entry: dict[str, Any] = {
+            "id": sid,
+            "type": "inbound-rtp",
+            "timestamp": ts,
+            "kind": t.kind,
+            "mid": t.mid,
+            "ssrc": core.ssrc,
+            "trackIdentifier": t.receiver.track.id,
+            "codecId": f"CI{core.codec.payload_type}",
+            "packetsReceived": core.packets_received,
+            "retransmittedPacketsReceived": core.rtx_received,
+            "nackCount": core.jitter_buffer.nacks_sent,
+            "pliCount": core.plis_sent,
+        }
+        if t.kind == "video":
+            entry["framesReceived"] = core.frames_received
+            entry["framesDecoded"] = receiver.frames_decoded
+            entry["framesDropped"] = core.frames_dropped
+        else:
+            entry["audioFramesDecoded"] = receiver.frames_decoded
+        report[sid] = entry
+    if sender is not None:
+        score = sender.core
+        sid = f"OT{t.mid}{letter}"
+        out: dict[str, Any] = {
+            "id": sid,
+            "type": "outbound-rtp",
+            "timestamp": ts,
+            "kind": t.kind,
+            "mid": t.mid,
+            "ssrc": score.ssrc,
+            "codecId": f"CO{score.codec.payload_type}",
+            "packetsSent": score.packets_sent,
+            "bytesSent": score.octets_sent,
+            "nackCount": score.nacks_received,
+            "pliCount": score.keyframe_requests,
+            "retransmittedPacketsSent": score.history.retransmitted,
+            "targetBitrate": score.bwe.target_bitrate,
+        }
+        if t.kind == "video":
+            out["framesEncoded"] = sender.frames_encoded
+        if score.rtt is not None:
+            out["roundTripTime"] = score.rtt
+        report[sid] = out

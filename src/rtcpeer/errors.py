@@ -56,13 +56,30 @@ class NetworkError(DOMException):
 
 
 class RTCError(OperationError):
-    """W3C RTCError: an OperationError with an ``errorDetail`` (e.g. "dtls-failure")."""
+    """W3C RTCError (webrtc-pc 11.1): an OperationError carrying an ``errorDetail``
+    ("dtls-failure", "sdp-syntax-error", "sctp-failure", ...) and the optional detail fields of
+    RTCErrorInit. Fields that do not apply are None, as in the browser."""
 
     name = "OperationError"
 
-    def __init__(self, message: str = "", errorDetail: str = "") -> None:
+    def __init__(
+        self,
+        message: str = "",
+        errorDetail: str = "",
+        *,
+        sdpLineNumber: int | None = None,
+        sctpCauseCode: int | None = None,
+        receivedAlert: int | None = None,
+        sentAlert: int | None = None,
+        httpRequestStatusCode: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.errorDetail = errorDetail
+        self.sdpLineNumber = sdpLineNumber
+        self.sctpCauseCode = sctpCauseCode
+        self.receivedAlert = receivedAlert
+        self.sentAlert = sentAlert
+        self.httpRequestStatusCode = httpRequestStatusCode
 
 
 # TypeError and RangeError are the Python builtins TypeError and ValueError respectively:

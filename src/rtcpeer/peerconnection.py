@@ -415,6 +415,9 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             self._apply_local_offer(model)
             self._media_set_local("offer")
             self._set_signaling("have-local-offer")
+            # webrtc-pc 4.4.1.6: signalingstatechange first, then the gathering state change.
+            if self._ice is not None and not self._is_closed:
+                self._start_gathering(self._ice)
             return
         # answer / pranswer
         if state not in ("have-remote-offer", "have-local-pranswer"):
@@ -442,6 +445,9 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         else:
             self._set_signaling("stable")
             self._update_negotiation_needed()
+        # webrtc-pc 4.4.1.6: signalingstatechange first, then the gathering state change.
+        if self._ice is not None and not self._is_closed:
+            self._start_gathering(self._ice)
 
     def _offer_is_stale(self) -> bool:
         model = self._last_offer_model
@@ -455,16 +461,15 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         return self._wants_data() and not any(s.is_data and not s.rejected for s in model.sections)
 
     def _apply_local_offer(self, model: LocalDesc) -> None:
-        ice = self._ensure_ice(controlling=True)
+        self._ensure_ice(controlling=True)
         if model.params.ice_ufrag != self._ufrag:
             self._local_restart(model.params.ice_ufrag, model.params.ice_pwd)
         self._pending_local = model
         self._last_answer = None
         self._last_answer_model = None
-        self._start_gathering(ice)
 
     def _apply_local_answer(self, model: LocalDesc) -> None:
-        ice = self._ensure_ice(controlling=False)
+        self._ensure_ice(controlling=False)
         if model.params.ice_ufrag != self._ufrag:
             self._local_restart(model.params.ice_ufrag, model.params.ice_pwd)
         remote = self._pending_remote
@@ -483,7 +488,6 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             self._start_transport(role, remote.parsed)
         else:
             self._pending_local = model
-        self._start_gathering(ice)
 
     async def setRemoteDescription(self, description: Any) -> None:
         kind, sdp = coerce_description(description)
@@ -512,7 +516,11 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         try:
             parsed = parse_description(sdp)
         except SDPParseError as exc:
-            raise RTCError(f"setRemoteDescription: {exc}", errorDetail="sdp-syntax-error") from exc
+            raise RTCError(
+                f"setRemoteDescription: {exc}",
+                errorDetail="sdp-syntax-error",
+                sdpLineNumber=exc.line_number or None,
+            ) from exc
         media = parsed.transport_media()
         if media is not None:
             if not media.ice_ufrag or not media.ice_pwd:
@@ -770,7 +778,8 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             new = "failed"
         elif ice == "disconnected":
             new = "disconnected"
-        elif ice in ("new", "closed") and dtls in ("new", "closed"):
+        elif ice in ("new", "closed"):
+            # 4.3.3 "new": all RTCIceTransports are "new" or "closed", whatever DTLS does.
             new = "new"
         elif ice in ("connected", "completed", "closed") and dtls in ("connected", "closed"):
             new = "connected"

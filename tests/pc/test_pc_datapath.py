@@ -191,6 +191,14 @@ async def test_rtcpeer_peers_use_full_record_packets_on_loopback() -> None:
     try:
         local = a.localDescription
         assert local is not None and f"a={MAX_PACKET_ATTRIBUTE}:{LOOPBACK_MTU}" in local.sdp
+        # An idle or chatty connection keeps 1,200-byte packets (no record-sized buffers)...
+        assert await _transfer(dc, other, [10, 20]) == [10, 20]
+        for pc in (a, b):
+            assert pc.sctp is not None and pc.sctp.channels is not None
+            assert pc.sctp.channels.association.mtu == 1200
+        # ...bulk data makes each side probe for full-record packets.
+        assert await _transfer(dc, other, [200_000]) == [200_000]
+        assert await _transfer(other, dc, [200_000]) == [200_000]
         await _wait_mtu(a, 16000)
         await _wait_mtu(b, 16000)
         for pc in (a, b):
@@ -213,6 +221,7 @@ async def test_no_large_packets_toward_a_peer_without_the_attribute() -> None:
         await asyncio.sleep(0.1)
         assert a.sctp is not None and a.sctp.channels is not None
         assert a.sctp.channels.association.mtu == 1200  # b never announced it: no probe
+        assert await _transfer(other, dc, [200_000]) == [200_000]  # bulk data from b
         await _wait_mtu(b, 16000)  # a announced it: b may probe a
         sizes = [70_000, 3]
         assert await _transfer(dc, other, sizes) == sizes
@@ -285,12 +294,14 @@ async def test_changed_remote_fingerprint_is_refused() -> None:
 async def test_path_change_goes_back_to_safe_packets_then_probes_again() -> None:
     a, b, dc, other = await open_pair()
     try:
+        assert await _transfer(dc, other, [200_000]) == [200_000]
         await _wait_mtu(a, 16000)
         assert a.sctp is not None and a.sctp.channels is not None
         assoc = a.sctp.channels.association
         assert assoc.mtu > 16000
         a.sctp.selected_pair_changed()  # as the peer connection does when ICE switches pairs
         assert assoc.mtu == 1200
+        assert await _transfer(dc, other, [200_000]) == [200_000]
         await _wait_mtu(a, 16000)  # still the same host: the new probe succeeds
         assert assoc.mtu > 16000
         assert await _transfer(dc, other, [100_000]) == [100_000]

@@ -44,6 +44,10 @@ _EARLY_LIMIT = 32  # DTLS datagrams kept while the DTLS core does not exist yet
 # RFC 6347 plaintext limit). Other paths keep the 1200-byte default: without DF set on the ICE sockets a
 # successful probe would not prove the path, only that IP fragmentation works today.
 LOOPBACK_MTU = 16384
+# Probe only once bulk data is queued: a probed 16 KiB packet makes OpenSSL keep record-sized
+# buffers for the life of the connection (~68 KiB per peer connection), which idle or chatty
+# connections should not pay for.
+PROBE_AFTER_QUEUED = 64 * 1024
 # Our SDP extension attribute (data m-section): the largest SCTP packet the endpoint accepts.
 # Only a peer announcing it is probed: Chromium breaks on DTLS records above ~2 KB.
 MAX_PACKET_ATTRIBUTE = "x-rtcpeer-max-packet"
@@ -287,7 +291,11 @@ class Connection:
         # Handshake/alert events first: SCTP starts on top of a connected DTLS.
         self._dtls_events()
         if channels is not None and self.dtls_state == "connected":
-            if not self._mtu_probed and channels.connected:
+            if (
+                not self._mtu_probed
+                and channels.connected
+                and channels.association.queued_bytes >= PROBE_AFTER_QUEUED
+            ):
                 self._maybe_probe_mtu(channels)
             for packet in channels.packets_to_send():
                 dtls.send(packet)

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 # close with an "error" event (RTCError, errorDetail "sctp-failure") before "close".
 FATAL_SCTP_ERRORS = frozenset({"reassembly-limit"})
 
+_PRIORITIES = ("very-low", "low", "medium", "high")
+
 
 def new_channel(
     label: str, opts: Mapping[str, Any], id_in_use: Callable[[int], bool]
@@ -49,6 +51,10 @@ def new_channel(
         raise TypeError("createDataChannel: label is longer than 65535 bytes")
     if len(protocol.encode()) > 65535:
         raise TypeError("createDataChannel: protocol is longer than 65535 bytes")
+    priority = opts.get("priority", "low")
+    if priority not in _PRIORITIES:
+        # WebIDL enum conversion (RTCPriorityType, webrtc-priority): anything else is a TypeError.
+        raise TypeError(f"createDataChannel: priority {priority!r} is not one of {_PRIORITIES}")
     negotiated = bool(opts.get("negotiated", False))
     ordered = bool(opts.get("ordered", True))
     mplt = opts.get("maxPacketLifeTime")
@@ -78,7 +84,7 @@ def new_channel(
         protocol=protocol,
         negotiated=negotiated,
         id=ident,
-        priority=opts.get("priority", "low"),
+        priority=priority,
     )
 
 

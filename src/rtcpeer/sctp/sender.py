@@ -100,6 +100,11 @@ class SenderMixin(AssociationBase):
         """Bytes queued on ``stream_id`` that have not been handed to the network yet."""
         return self._buffered.get(stream_id, 0)
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes queued by send() on every stream and not yet packetised."""
+        return self._queued_bytes
+
     def take_buffer_decreased(self) -> set[int]:
         """Streams whose buffered amount went down since the last call (drains)."""
         out = self._buffer_decreased

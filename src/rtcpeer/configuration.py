@@ -4,6 +4,10 @@ Both accept what a JavaScript port passes (plain dicts with the W3C member names
 keyword arguments, and normalise into frozen dataclasses. rtcpeer adds one member of its own:
 ``includeLoopback`` (also spelled ``include_loopback``), which gathers 127.0.0.1 host
 candidates so two peers on one machine without a network (tests, CI) can connect.
+ICE extras (ICE engineer): ``iceTcp`` (``ice_tcp``, default False) also gathers ICE-TCP host
+candidates (RFC 6544, passive and active, as browsers offer); ``iceConsentTimeout``
+(``ice_consent_timeout``, seconds, default None = RFC 7675's 30 s) is how long the selected
+pair may go without a consent response before ICE fails (lower it in tests).
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class RTCConfiguration:
     certificates: tuple[Any, ...] = ()
     iceCandidatePoolSize: int = 0
     includeLoopback: bool = False
+    iceTcp: bool = False
+    iceConsentTimeout: float | None = None
 
     def __init__(
         self,
@@ -100,6 +106,12 @@ class RTCConfiguration:
     ) -> None:
         if "include_loopback" in extra:
             includeLoopback = bool(extra.pop("include_loopback"))
+        ice_tcp = bool(extra.pop("iceTcp", extra.pop("ice_tcp", False)))
+        consent = extra.pop("iceConsentTimeout", extra.pop("ice_consent_timeout", None))
+        if consent is not None and (
+            isinstance(consent, bool) or not isinstance(consent, int | float) or not consent > 0
+        ):
+            raise TypeError(f"iceConsentTimeout {consent!r} is not a positive number of seconds")
         servers = tuple(RTCIceServer.from_any(s) for s in (iceServers or ()))
         if iceTransportPolicy not in _ICE_TRANSPORT_POLICIES:
             raise TypeError(f"iceTransportPolicy {iceTransportPolicy!r} is not 'all' or 'relay'")
@@ -120,6 +132,10 @@ class RTCConfiguration:
         object.__setattr__(self, "certificates", tuple(certificates or ()))
         object.__setattr__(self, "iceCandidatePoolSize", iceCandidatePoolSize)
         object.__setattr__(self, "includeLoopback", bool(includeLoopback))
+        object.__setattr__(self, "iceTcp", ice_tcp)
+        object.__setattr__(
+            self, "iceConsentTimeout", float(consent) if consent is not None else None
+        )
         # Unknown members are ignored, as WebIDL dictionaries do.
 
     def ice_server_dicts(self) -> list[dict[str, Any]]:
@@ -134,6 +150,8 @@ class RTCConfiguration:
             "certificates": list(self.certificates),
             "iceCandidatePoolSize": self.iceCandidatePoolSize,
             "includeLoopback": self.includeLoopback,
+            "iceTcp": self.iceTcp,
+            "iceConsentTimeout": self.iceConsentTimeout,
         }
 
 

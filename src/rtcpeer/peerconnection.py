@@ -136,6 +136,10 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         self._negotiation_checks: list[Callable[[], bool]] = []
         self._close_task: asyncio.Task[None] | None = None
         self._gather_tasks: set[asyncio.Task[Any]] = set()
+        # iceCandidatePoolSize: events held until setLocalDescription (None: no pool).
+        self._pool: list[tuple[str, Any]] | None = None
+        self._pool_flush: list[tuple[str, Any]] | None = None
+        self._pool_role_set = False
         # W3C event handler attributes.
         self.onnegotiationneeded: Callable[[Any], Any] | None = None
         self.onicecandidate: Callable[[Any], Any] | None = None
@@ -146,6 +150,8 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         self.onconnectionstatechange: Callable[[Any], Any] | None = None
         self.ondatachannel: Callable[[Any], Any] | None = None
         self.ontrack: Callable[[Any], Any] | None = None
+        if config.iceCandidatePoolSize > 0:
+            self._start_pool()
 
     # ------------------------------------------------------------------ attributes
 
@@ -239,6 +245,13 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             # Used by the next gathering (ICE restart), as the W3C spec says.
             ice._servers = _parse_servers(self._config)
             ice.ice_transport_policy = self._config.iceTransportPolicy
+            ice.tcp = self._config.iceTcp
+            if self._config.iceConsentTimeout is not None:
+                ice.consent_timeout = self._config.iceConsentTimeout
+        if self._config.iceCandidatePoolSize > 0:
+            self._start_pool()
+        else:
+            self._discard_pool()
 
     @staticmethod
     async def generateCertificate(keygenAlgorithm: Any = None) -> RTCCertificate:
@@ -670,6 +683,10 @@ class RTCPeerConnection(MediaMixin, EventTarget):
 
     def _ensure_ice(self, controlling: bool) -> IceTransport:
         if self._ice is not None:
+            if self._pool is not None and not self._pool_role_set:
+                # A pooled transport (iceCandidatePoolSize) learns its role now.
+                self._pool_role_set = True
+                self._ice.set_role(controlling)
             return self._ice
         config = self._config
         ice = IceTransport(
@@ -677,6 +694,8 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             ice_servers=config.ice_server_dicts(),
             ice_transport_policy=config.iceTransportPolicy,
             include_loopback=config.includeLoopback,
+            tcp=config.iceTcp,
+            consent_timeout=config.iceConsentTimeout,
             ufrag=self._ufrag,
             pwd=self._pwd,
             on_candidate=self._on_local_candidate,
@@ -713,11 +732,77 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         self._restart_creds = None
 
     def _start_gathering(self, ice: IceTransport) -> None:
+        if self._pool is not None:
+            self._release_pool()
+            return
         if ice.gathering_state == "new":
             ice.start_gathering()
 
+    # W3C webrtc-pc 4.4.1.1/4.4.1.5 (iceCandidatePoolSize): gathering starts at construction
+    # or setConfiguration; what it finds is held (not signalled, iceGatheringState stays
+    # "new") until setLocalDescription, then emitted through icecandidate as usual.
+
+    def _start_pool(self) -> None:
+        if (
+            self._ice is not None
+            or self._is_closed
+            or self._config.iceCandidatePoolSize <= 0
+            or self._pending_local is not None
+            or self._current_local is not None
+        ):
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the pool is only a hint; gathering starts at setLocalDescription
+        self._pool = []
+        self._pool_role_set = False
+        # The role is a guess until a description is applied (IceTransport.set_role).
+        self._ensure_ice(controlling=True).start_gathering()
+
+    def _discard_pool(self) -> None:
+        """setConfiguration() with iceCandidatePoolSize 0 before setLocalDescription."""
+        ice = self._ice
+        if self._pool is None or ice is None:
+            return
+        self._pool = None
+        self._ice = None
+        conn, self._conn = self._conn, None
+        task = asyncio.get_running_loop().create_task(
+            conn.close() if conn is not None else ice.close()
+        )
+        self._gather_tasks.add(task)
+        task.add_done_callback(self._gather_tasks.discard)
+
+    def _release_pool(self) -> None:
+        """setLocalDescription: pooled candidates and gathering states go out, in order, as
+        queued tasks (as a browser fires them), so they never precede the description."""
+        pool = self._pool
+        self._pool = None
+        if not pool:
+            if self._ice is not None and self._ice.gathering_state == "new":
+                self._ice.start_gathering()
+            return
+        held: list[tuple[str, Any]] = list(pool)
+        pool.clear()
+        self._pool_flush = held
+
+        def flush() -> None:
+            items, self._pool_flush = self._pool_flush, None
+            for kind, value in items or ():
+                if kind == "c":
+                    self._on_local_candidate(value)
+                else:
+                    self._on_gathering_state(value)
+
+        asyncio.get_running_loop().call_soon(flush)
+
     def _on_local_candidate(self, candidate: Candidate | None) -> None:
         if self._is_closed:
+            return
+        held = self._pool if self._pool is not None else self._pool_flush
+        if held is not None:
+            held.append(("c", candidate))
             return
         if candidate is None:
             self._end_of_candidates = True
@@ -741,6 +826,10 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         return "0", 0
 
     def _on_gathering_state(self, state: str) -> None:
+        held = self._pool if self._pool is not None else self._pool_flush
+        if held is not None and not self._is_closed:
+            held.append(("g", state))
+            return
         if self._is_closed or state == self._ice_gathering_state:
             return
         self._ice_gathering_state = state

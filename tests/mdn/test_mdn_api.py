@@ -605,3 +605,228 @@ async def test_media_api_exceptions() -> None:
     with pytest.raises(InvalidStateError):
         pc.removeTrack(sender)
     other.close()
+
+
+# ------------------------------------------------------------------ W3C conformance details
+
+
+async def test_signalingstatechange_before_icegatheringstatechange() -> None:
+    """webrtc-pc 4.4.1.6 "set the session description": signalingstatechange fires while
+    setLocalDescription(offer) is applied; the gathering state change comes after, so the page
+    sees "have-local-offer" before "gathering" (as in Chromium)."""
+    pc = RTCPeerConnection(LOOPBACK)
+    order: list[str] = []
+    pc.addEventListener("signalingstatechange", lambda e: order.append("signaling"))
+    pc.addEventListener("icegatheringstatechange", lambda e: order.append("gathering"))
+    pc.createDataChannel("x")
+    await pc.setLocalDescription()
+    await asyncio.sleep(0.01)
+    assert order[:2] == ["signaling", "gathering"]
+    await close_all(pc)
+
+
+async def test_answerer_signalingstatechange_before_icegatheringstatechange() -> None:
+    """The same order for setLocalDescription(answer): "stable" before "gathering"."""
+    offerer, answerer = await with_remote_offer()
+    order: list[str] = []
+    answerer.addEventListener("signalingstatechange", lambda e: order.append("signaling"))
+    answerer.addEventListener("icegatheringstatechange", lambda e: order.append("gathering"))
+    await answerer.setLocalDescription()
+    await asyncio.sleep(0.01)
+    assert order[:2] == ["signaling", "gathering"]
+    assert answerer.signalingState == "stable"
+    await close_all(offerer, answerer)
+
+
+async def test_connection_state_new_while_ice_is_new() -> None:
+    """webrtc-pc 4.3.3 RTCPeerConnectionState: "new" while all RTCIceTransports are "new" or
+    "closed"; "connecting" only once ICE checks (or DTLS) are under way."""
+    a, b = RTCPeerConnection(LOOPBACK), RTCPeerConnection(LOOPBACK)
+    trickle(a, b)
+    seen: list[tuple[str, str]] = []
+    for pc in (a, b):
+        pc.addEventListener(
+            "connectionstatechange",
+            lambda e, p=pc: seen.append((p.connectionState, p.iceConnectionState)),
+        )
+    a.createDataChannel("x")
+    await negotiate(a, b)
+    await wait_for(lambda: a.connectionState == "connected" and b.connectionState == "connected")
+    bad = [pair for pair in seen if pair[0] == "connecting" and pair[1] == "new"]
+    assert bad == []
+    assert ("connected", "connected") in seen or ("connected", "completed") in seen
+    await close_all(a, b)
+
+
+def test_create_data_channel_priority_enum() -> None:
+    """RTCDataChannelInit.priority is an RTCPriorityType enum ("very-low", "low", "medium",
+    "high"): WebIDL enum conversion throws TypeError for any other string."""
+    pc = RTCPeerConnection()
+    assert pc.createDataChannel("default").priority == "low"
+    for priority in ("very-low", "low", "medium", "high"):
+        assert pc.createDataChannel(priority, {"priority": priority}).priority == priority
+    for bad in ("urgent", "HIGH", "", 3):
+        with pytest.raises(TypeError):
+            pc.createDataChannel("bad", {"priority": bad})
+    pc.close()
+
+
+async def test_sdp_syntax_error_has_line_number() -> None:
+    """webrtc-pc 4.4.1.6 / 11.1 RTCError: a description that does not parse rejects with an
+    RTCError (name "OperationError") whose errorDetail is "sdp-syntax-error" and whose
+    sdpLineNumber is the 1-based line of the error; the other detail fields are null."""
+    pc = RTCPeerConnection()
+    with pytest.raises(RTCError) as info:
+        await pc.setRemoteDescription({"type": "offer", "sdp": "v=0\r\nthis is not sdp\r\n"})
+    err = info.value
+    assert err.name == "OperationError"
+    assert err.errorDetail == "sdp-syntax-error"
+    assert err.sdpLineNumber == 2
+    assert err.sctpCauseCode is None and err.httpRequestStatusCode is None
+    assert err.receivedAlert is None and err.sentAlert is None
+    assert pc.signalingState == "stable"
+    pc.close()
+
+
+def test_rtc_error_fields() -> None:
+    """MDN RTCError: errorDetail plus the optional detail fields of RTCErrorInit."""
+    err = RTCError("bad", errorDetail="dtls-failure", receivedAlert=40, sentAlert=None)
+    assert (err.errorDetail, err.receivedAlert, err.sentAlert) == ("dtls-failure", 40, None)
+    assert isinstance(err, OperationError) and str(err) == "OperationError: bad"
+    sctp = RTCError("abort", errorDetail="sctp-failure", sctpCauseCode=12)
+    assert sctp.sctpCauseCode == 12 and sctp.sdpLineNumber is None
+
+
+async def test_sender_get_parameters_and_set_parameters() -> None:
+    """webrtc-pc 5.2 RTCRtpSender.getParameters()/setParameters() (MDN pages of the same
+    names): a new transactionId per call; setParameters() without a getParameters() in the
+    same task is InvalidStateError, a stale transactionId or a changed encoding count is
+    InvalidModificationError; a settable encoding field survives to the next call."""
+    from rtcpeer.media.sources import VideoTestTrack
+
+    pc = RTCPeerConnection()
+    sender = pc.addTrack(VideoTestTrack(160, 120))
+    first, second = sender.getParameters(), sender.getParameters()
+    assert isinstance(first.get("transactionId"), str) and first["transactionId"]
+    assert first["transactionId"] != second["transactionId"]
+    with pytest.raises(InvalidModificationError):
+        await sender.setParameters(first)  # superseded by `second`
+    changed = sender.getParameters()
+    changed["encodings"] = changed["encodings"] * 2
+    with pytest.raises(InvalidModificationError):
+        await sender.setParameters(changed)
+    params = sender.getParameters()
+    params["encodings"][0]["maxBitrate"] = 300_000
+    await sender.setParameters(params)
+    with pytest.raises(InvalidStateError):
+        await sender.setParameters(params)  # used up
+    assert sender.getParameters()["encodings"][0]["maxBitrate"] == 300_000
+    stale = sender.getParameters()
+    await asyncio.sleep(0)  # the task ends: the returned parameters are no longer valid
+    with pytest.raises(InvalidStateError):
+        await sender.setParameters(stale)
+    pc.close()
+
+
+def test_ice_candidate_to_json_is_chromium_shape() -> None:
+    """webrtc-pc 4.8.2 says toJSON() is the WebIDL default (the four attributes as they are,
+    nulls included). rtcpeer deliberately returns what Chromium returns instead, so Python and
+    browser peers exchange the same JSON (docs/mdn.md, "Differences a porter meets"): a null
+    usernameFragment becomes "" and a null sdpMLineIndex is left out. Both shapes are accepted
+    by the RTCIceCandidate constructor and by addIceCandidate()."""
+    line = "candidate:1 1 udp 1 192.0.2.1 9 typ host"
+    cand = RTCIceCandidate({"candidate": line, "sdpMid": "0"})
+    assert cand.toJSON() == {"candidate": line, "sdpMid": "0", "usernameFragment": ""}
+    webidl = {"candidate": line, "sdpMid": "0", "sdpMLineIndex": None, "usernameFragment": None}
+    again = RTCIceCandidate(webidl)
+    assert again.toJSON() == cand.toJSON()
+    full = RTCIceCandidate(
+        {"candidate": line, "sdpMid": "1", "sdpMLineIndex": 1, "usernameFragment": "abcd"}
+    )
+    assert full.toJSON() == {
+        "candidate": line,
+        "sdpMid": "1",
+        "sdpMLineIndex": 1,
+        "usernameFragment": "abcd",
+    }
+
+
+async def test_generate_certificate_rsa_connects() -> None:
+    """webrtc-pc 4.10.2 generateCertificate: "All user agents are required to support
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: [1, 0, 1], hash:
+    "SHA-256" }" (MDN's example uses it). The certificate carries a 2048-bit RSA key signed
+    with SHA-256, and a peer using it completes DTLS with an ECDSA peer (ECDHE-RSA suites);
+    other RSA parameters are NotSupportedError."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    cert = await RTCPeerConnection.generateCertificate(
+        {
+            "name": "RSASSA-PKCS1-v1_5",
+            "modulusLength": 2048,
+            "publicExponent": bytes([1, 0, 1]),
+            "hash": "SHA-256",
+        }
+    )
+    assert cert.getFingerprints()[0]["algorithm"] == "sha-256"
+    key = cert.certificate.public_key()
+    assert isinstance(key, rsa.RSAPublicKey) and key.key_size == 2048
+    assert key.public_numbers().e == 65537
+    assert cert.certificate.signature_hash_algorithm is not None
+    assert cert.certificate.signature_hash_algorithm.name == "sha256"
+    for bad in (
+        {"modulusLength": 2048, "publicExponent": bytes([3]), "hash": "SHA-256"},
+        {"modulusLength": 2048, "publicExponent": [1, 0, 1], "hash": "SHA-1"},
+        {"modulusLength": 512, "publicExponent": [1, 0, 1], "hash": "SHA-256"},
+        {"modulusLength": "2048", "hash": {"name": "SHA-256"}},
+    ):
+        with pytest.raises(NotSupportedError):
+            await RTCPeerConnection.generateCertificate({"name": "RSASSA-PKCS1-v1_5", **bad})
+
+    a = RTCPeerConnection({**LOOPBACK, "certificates": [cert]})
+    b = RTCPeerConnection(LOOPBACK)
+    trickle(a, b)
+    channel = a.createDataChannel("rsa")
+    got: list[Any] = []
+    b.addEventListener("datachannel", lambda e: e.channel.addEventListener("message", got.append))
+    channel.addEventListener("open", lambda e: channel.send("over RSA"))
+    await negotiate(a, b)
+    await wait_for(lambda: bool(got))
+    assert got[0].data == "over RSA"
+    assert cert.getFingerprints()[0]["value"] in (
+        b.remoteDescription.sdp if b.remoteDescription else ""
+    )
+    await close_all(a, b)
+
+
+async def test_selected_candidate_pair_is_nominated() -> None:
+    """webrtc-stats RTCIceCandidatePairStats.nominated (RFC 8445 7.1.3.2.4; MDN's getStats
+    examples walk transport -> selectedCandidatePairId -> nominated). Data may flow on a valid
+    pair before nomination (RFC 8445 12.1); the report shows the agent's real flag, and the
+    controlling agent nominates within its nomination_delay (0.5 s, when a better pair is still
+    being checked), after which both sides' selected pair reports nominated: true."""
+    a, b, local, remote = await open_channel_pair()
+
+    async def selected_pairs() -> list[dict[str, Any]]:
+        pairs = []
+        for pc in (a, b):
+            stats = await pc.getStats()
+            transport = next(r for r in stats.values() if r["type"] == "transport")
+            pair = stats[transport["selectedCandidatePairId"]]
+            assert pair["type"] == "candidate-pair" and pair["state"] == "succeeded"
+            assert stats[pair["localCandidateId"]]["type"] == "local-candidate"
+            assert stats[pair["remoteCandidateId"]]["type"] == "remote-candidate"
+            assert pc._ice is not None and pc._ice.agent.selected_pair is not None
+            assert pair["nominated"] is pc._ice.agent.selected_pair.nominated
+            pairs.append(pair)
+        return pairs
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 3.0
+    while not all(p["nominated"] for p in await selected_pairs()):
+        assert loop.time() < end, "the selected pair was never nominated"
+        await asyncio.sleep(0.02)
+    got: list[Any] = []
+    remote.addEventListener("message", got.append)
+    local.send("still flowing")
+    await wait_for(lambda: bool(got))
+    await close_all(a, b)

@@ -87,6 +87,7 @@ def test_the_other_layers_defaults_agree() -> None:
 
     core = DataChannelCore(Association(True, rng=random.Random(1)), True)
     assert core.max_buffered_amount == DEFAULT_LIMITS.max_buffered_amount
+    assert core.max_send_message_size == DEFAULT_LIMITS.max_send_message_size
     assert IceAgent(True).max_remote_candidates == DEFAULT_LIMITS.max_remote_candidates
     assert TurnServerCore("r").max_permissions == DEFAULT_LIMITS.max_turn_permissions
 

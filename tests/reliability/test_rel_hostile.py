@@ -601,3 +601,24 @@ def test_ice_agent_caps_remote_candidates_per_generation() -> None:
     agent.set_remote_credentials("efgh", "y" * 24)
     assert agent.add_remote_candidate(cand(50)) is True
     assert len(agent.remote_candidates) == 1
+
+
+@pytest.mark.parametrize("value", ["0", "18446744073709551615"])
+async def test_send_message_size_is_capped_when_the_peer_claims_no_limit(value: str) -> None:
+    """a=max-message-size:0 ("no limit", RFC 8841) or a huge value: send() still raises
+    TypeError above Limits.max_send_message_size (rtcpeer never queues one larger message)."""
+
+    def claim(sdp: str) -> str:
+        return re.sub(r"a=max-message-size:\d+", f"a=max-message-size:{value}", sdp)
+
+    relay, a, b, dc = await _connect_rewritten(rewrite_answer=claim)
+    try:
+        await wait_for(lambda: dc.readyState == "open", 10)
+        with pytest.raises(TypeError):
+            dc.send(bytes(DEFAULT_LIMITS.max_send_message_size + 1))
+        assert dc.bufferedAmount == 0
+        dc.send(bytes(1024 * 1024))  # within the cap: allowed by what the peer said
+        assert dc.readyState == "open"
+    finally:
+        await close_all(a, b)
+        relay.close()

@@ -108,6 +108,8 @@ class Connection:
         self.packets_sent = 0
         self.packets_received = 0
         ice.on_data = self._on_ice_data
+        # The sockets never fragment (IP_PMTUDISC_DO): a datagram over the path MTU fails.
+        ice.on_datagram_too_big = self._on_datagram_too_big
 
     # ------------------------------------------------------------------ setup
 
@@ -158,6 +160,7 @@ class Connection:
             remote_max_message_size=remote_max_message_size,
             max_channels=limits.max_channels,
             max_buffered_amount=limits.max_buffered_amount,
+            max_send_message_size=limits.max_send_message_size,
         )
         if role == "server":
             self._start_dtls(now)
@@ -194,6 +197,14 @@ class Connection:
             self.kick()
         elif self._unsent:
             self.kick()
+
+    def _on_datagram_too_big(self, size: int) -> None:
+        """A datagram of ``size`` bytes exceeded the path MTU (EMSGSIZE) and was dropped:
+        SCTP goes back to its safe packet size and does not probe this path again."""
+        channels = self.channels
+        self._mtu_probed = True
+        if channels is not None and channels.association.mtu > self._base_mtu:
+            channels.association.reset_mtu(self._base_mtu)
 
     def _maybe_probe_mtu(self, channels: DataChannelCore) -> None:
         """Once SCTP is up on a loopback pair, probe for full-record SCTP packets."""

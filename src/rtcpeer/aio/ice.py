@@ -22,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
 import socket
 import ssl
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -72,6 +74,43 @@ def _is_loopback(host: str) -> bool:
     return host.startswith("127.") or host == "::1"
 
 
+# Kernel socket buffers asked for (the kernel caps them at net.core.rmem_max/wmem_max).
+UDP_BUFFER_SIZE = 4 << 20
+
+# Linux <netinet/in.h> values; the socket module does not export them all.
+_IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
+_IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
+_IPV6_MTU_DISCOVER = getattr(socket, "IPV6_MTU_DISCOVER", 23)
+_IPV6_PMTUDISC_DO = getattr(socket, "IPV6_PMTUDISC_DO", 2)
+
+
+def tune_udp_socket(sock: socket.socket, family: int) -> None:
+    """Set up a UDP socket for ICE: big kernel buffers (bursts of a fast data channel would
+    otherwise overflow the default ~200 KiB) and the don't-fragment bit: the kernel never
+    fragments a datagram, a send bigger than the path MTU fails with EMSGSIZE instead (RFC
+    8899 needs that for path MTU probing). Each option falls back silently where refused."""
+    for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, opt, UDP_BUFFER_SIZE)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            if family == 6:
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_MTU_DISCOVER, _IPV6_PMTUDISC_DO)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
+    elif family == 6 and hasattr(socket, "IPV6_DONTFRAG"):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DONTFRAG, 1)
+
+
+def _drop_datagram(data: bytes | bytearray | memoryview, addr: Address) -> int:
+    return len(data)
+
+
+def _drop_packet(data: bytes | bytearray | memoryview) -> None:
+    pass
+
+
 def _no_clock() -> float:
     raise RuntimeError("IceTransport used before it was attached to an event loop")
 
@@ -97,7 +136,7 @@ class _Socket:
         self.candidate: Candidate | None = None
         self.local_pref = 0
         self.family = 4
-        self._sendto = sock.sendto
+        self._sendto: Callable[[bytes | bytearray | memoryview, Address], int] = sock.sendto
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.add_reader(self.sock.fileno(), self._read_ready)
@@ -111,6 +150,9 @@ class _Socket:
         except (BlockingIOError, InterruptedError):
             pass
         except OSError as exc:
+            if exc.errno == errno.EMSGSIZE:
+                self.owner._datagram_too_big(len(data))
+                return
             # ICMP errors from earlier sends and unreachable routes: ICE sees a timeout.
             logger.debug("ICE socket %s send to %s failed: %s", self.key, addr, exc)
 
@@ -179,12 +221,15 @@ class IceTransport:
         turn_ssl_context: ssl.SSLContext | None = None,
         mdns_publish: bool = False,
         mdns_responder: MdnsResponder | None = None,
+        consent_timeout: float | None = None,
     ) -> None:
         if ice_transport_policy not in ("all", "relay"):
             raise ValueError(
                 f"iceTransportPolicy must be 'all' or 'relay', not {ice_transport_policy!r}"
             )
         self._agent = agent or IceAgent(controlling, ufrag, pwd)
+        if consent_timeout is not None:
+            self.consent_timeout = consent_timeout
         self._servers: list[ServerUrl] = parse_ice_servers(ice_servers)
         self.ice_transport_policy = ice_transport_policy
         self.include_loopback = include_loopback
@@ -232,6 +277,11 @@ class IceTransport:
         self._pending_remote: set[asyncio.Task[None]] = set()
         self._remote_end_requested = False
         self._closed = False
+        # Datagrams dropped because they exceeded the path MTU (EMSGSIZE: the sockets never
+        # fragment), and who to tell (the size that failed): the SCTP layer shrinks its MTU.
+        self.datagrams_too_big = 0
+        self._udp_blocked = False
+        self.on_datagram_too_big: Callable[[int], None] | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -258,6 +308,41 @@ class IceTransport:
     @property
     def role(self) -> str:
         return "controlling" if self._agent.controlling else "controlled"
+
+    def set_role(self, controlling: bool) -> None:
+        """Set the ICE role of a transport created before it was known (a W3C candidate
+        pool); call it before the remote description starts the checks."""
+        self._agent.set_role(controlling)
+        self._pump()
+
+    @property
+    def consent_timeout(self) -> float:
+        """Seconds without a consent response before the pair is lost and ICE goes to
+        "failed" (RFC 7675 section 5.1: 30 s). Lower it in tests; applies immediately."""
+        return self._agent.consent_timeout
+
+    @consent_timeout.setter
+    def consent_timeout(self, seconds: float) -> None:
+        if not seconds > 0:
+            raise ValueError(f"consent_timeout must be positive, not {seconds!r}")
+        self._agent.consent_timeout = float(seconds)
+        self._schedule()
+
+    @property
+    def udp_blocked(self) -> bool:
+        """Test hook: while True, every UDP datagram this transport sends (STUN, data, TURN
+        over UDP excepted) is silently dropped, as by a firewall. ICE-TCP and relays are
+        untouched, so a test can force a TCP-only path or make consent expire."""
+        return self._udp_blocked
+
+    @udp_blocked.setter
+    def udp_blocked(self, blocked: bool) -> None:
+        self._udp_blocked = bool(blocked)
+        for sock in self._sockets.values():
+            sock._sendto = _drop_datagram if blocked else sock.sock.sendto
+        pair = self._agent.selected_pair
+        if pair is not None and self._selected is not None:
+            self._selected = self._sender(pair.local_key, pair.remote_addr)
 
     @property
     def on_data(self) -> Callable[[bytes], None] | None:
@@ -362,10 +447,7 @@ class IceTransport:
                 continue
             try:
                 sock.setblocking(False)
-                # Bigger kernel buffers absorb bursts (the kernel caps them at rmem_max).
-                for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                    with contextlib.suppress(OSError):
-                        sock.setsockopt(socket.SOL_SOCKET, opt, 1 << 20)
+                tune_udp_socket(sock, ia.family)
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.bind((ia.address, 0))
@@ -374,6 +456,8 @@ class IceTransport:
                 sock.close()
                 continue
             proto = _Socket(self, key, sock)
+            if self._udp_blocked:
+                proto._sendto = _drop_datagram
             proto.start(self._attach())
             port = int(sock.getsockname()[1])
             proto.local_pref = local_preference(index)
@@ -728,14 +812,18 @@ class IceTransport:
         """A direct send function for the selected pair (the application data hot path)."""
         sock = self._sockets.get(key)  # type: ignore[call-overload]
         if sock is not None:
+            if self._udp_blocked:
+                return _drop_packet
             raw_sendto = sock.sock.sendto
+            too_big = self._datagram_too_big
 
             def send_udp(data: bytes | bytearray | memoryview) -> None:
                 try:
                     raw_sendto(data, addr)
-                except OSError:
+                except OSError as exc:
                     # Full buffer or ICMP error: dropped like a lost datagram.
-                    pass
+                    if exc.errno == errno.EMSGSIZE:
+                        too_big(len(data))
 
             return send_udp
         relay = self._relays.get(key)  # type: ignore[call-overload]
@@ -749,6 +837,11 @@ class IceTransport:
         if isinstance(key, int) and self._tcp.owns(key):
             return self._tcp.sender(key, addr)
         return None
+
+    def _datagram_too_big(self, size: int) -> None:
+        self.datagrams_too_big += 1
+        if self.on_datagram_too_big is not None:
+            self._call(self.on_datagram_too_big, size)
 
     def _schedule(self) -> None:
         if self._closed:

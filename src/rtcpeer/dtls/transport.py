@@ -56,7 +56,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _DTLS1_2_VERSION = 0xFEFD
-_CIPHERS = b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"
+# ECDSA certificates are the default; RSA ones (webrtc-pc 4.10.2 RSASSA-PKCS1-v1_5) use the
+# ECDHE-RSA suites, which the peer of an RSA endpoint must offer too.
+_CIPHERS = (
+    b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    b"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"
+)
 # OpenSSL profile name -> (master key length, master salt length), RFC 5764 / RFC 7714.
 SRTP_PROFILES: dict[str, tuple[int, int]] = {
     "SRTP_AEAD_AES_128_GCM": (16, 12),

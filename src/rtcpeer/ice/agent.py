@@ -427,6 +427,13 @@ class IceAgent:
         elif self.state is IceState.FAILED:
             self._set_state(IceState.CHECKING)
 
+    def set_role(self, controlling: bool) -> None:
+        """Set the role (controlling or not) of an agent created before its role was known,
+        e.g. a W3C candidate pool gathering before setLocalDescription/setRemoteDescription.
+        Meant for before checks start; later it re-prioritises the pairs the same way a role
+        conflict does (RFC 8445 section 7.3.1.1)."""
+        self._switch_role(controlling)
+
     def close(self) -> None:
         self._transactions.clear()
         self.checklist.clear()

@@ -19,13 +19,15 @@ Nothing here does I/O; :mod:`rtcpeer.pc.media_session` runs the RTP cores.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rtcpeer.errors import InvalidAccessError, InvalidStateError
+from rtcpeer.errors import InvalidAccessError, InvalidModificationError, InvalidStateError
 from rtcpeer.events import Event
 from rtcpeer.media.track import MediaStream, MediaStreamTrack, RemoteStreamTrack
 from rtcpeer.rtp.codecs import (
@@ -60,6 +62,15 @@ __all__ = [
 MEDIA_PROTO = "UDP/TLS/RTP/SAVPF"
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 DEFAULT_EXTENSION_IDS: dict[str, int] = {EXT_MID: 1, EXT_ABS_SEND_TIME: 2, EXT_TRANSPORT_CC: 3}
+# RTCRtpEncodingParameters members setParameters() may change (webrtc-pc 5.2.1).
+SETTABLE_ENCODING_FIELDS = (
+    "active",
+    "maxBitrate",
+    "maxFramerate",
+    "scaleResolutionDownBy",
+    "priority",
+    "networkPriority",
+)
 
 
 def _sends(direction: str | None) -> bool:
@@ -143,6 +154,8 @@ class RTCRtpSender:
         self._ssrc = secrets.randbits(32) or 1
         self._rtx_ssrc = secrets.randbits(32) or 2
         self._msid_track = track.id if track is not None else str(uuid.uuid4())
+        self._last_parameters: dict[str, Any] | None = None
+        self._encoding_settings: dict[str, Any] = {}
 
     @property
     def track(self) -> MediaStreamTrack | None:
@@ -171,10 +184,18 @@ class RTCRtpSender:
         self._controller.update_negotiation_needed()
 
     def getParameters(self) -> dict[str, Any]:
+        """webrtc-pc 5.2: the send parameters with a fresh ``transactionId``.
+
+        As in the spec, the returned dictionary is the one ``setParameters()`` accepts until
+        the current task ends (the "last returned parameters" are cleared with call_soon).
+        """
         transceiver = self._transceiver
         codecs = transceiver._codecs if transceiver is not None else []
-        return {
-            "encodings": [{"ssrc": self._ssrc, "active": True}],
+        encoding: dict[str, Any] = {"ssrc": self._ssrc, "active": True}
+        encoding.update(self._encoding_settings)
+        params: dict[str, Any] = {
+            "transactionId": uuid.uuid4().hex,
+            "encodings": [encoding],
             "codecs": [_codec_dict(c) for c in codecs],
             "headerExtensions": [
                 {"uri": uri, "id": i}
@@ -182,6 +203,54 @@ class RTCRtpSender:
             ],
             "rtcp": {"cname": self._controller.cname, "reducedSize": True},
         }
+        self._last_parameters = copy.deepcopy(params)
+        try:
+            asyncio.get_running_loop().call_soon(self._forget_parameters, params["transactionId"])
+        except RuntimeError:
+            pass  # no event loop: the parameters stay valid until setParameters()
+        return params
+
+    def _forget_parameters(self, transaction_id: str) -> None:
+        last = self._last_parameters
+        if last is not None and last["transactionId"] == transaction_id:
+            self._last_parameters = None
+
+    async def setParameters(self, parameters: Mapping[str, Any]) -> None:
+        """webrtc-pc 5.2 setParameters(): checks against the last getParameters() result.
+
+        Only the per-encoding settings of :data:`SETTABLE_ENCODING_FIELDS` may change; they
+        are kept and returned by later getParameters() calls.
+        """
+        transceiver = self._transceiver
+        if transceiver is not None and transceiver._stopping:
+            raise InvalidStateError("setParameters() on a stopped transceiver")
+        last = self._last_parameters
+        if last is None:
+            raise InvalidStateError(
+                "setParameters() needs the result of a getParameters() call in the same task"
+            )
+        if parameters.get("transactionId") != last["transactionId"]:
+            raise InvalidModificationError("setParameters(): transactionId does not match")
+        encodings = parameters.get("encodings")
+        if not isinstance(encodings, (list, tuple)) or len(encodings) != len(last["encodings"]):
+            raise InvalidModificationError("setParameters(): the number of encodings changed")
+        for key in ("rtcp", "headerExtensions", "codecs"):
+            if key in parameters and parameters[key] != last[key]:
+                raise InvalidModificationError(f"setParameters(): {key} is read-only")
+        settings: dict[str, Any] = {}
+        for encoding in encodings:
+            if not isinstance(encoding, Mapping):
+                raise TypeError("setParameters(): an encoding must be a dictionary")
+            scale = encoding.get("scaleResolutionDownBy")
+            if scale is not None and (not isinstance(scale, (int, float)) or scale < 1.0):
+                raise ValueError("setParameters(): scaleResolutionDownBy must be >= 1.0")
+            for key in SETTABLE_ENCODING_FIELDS:
+                if key in encoding and key != "active":
+                    settings[key] = encoding[key]
+            if encoding.get("active", True) is False:
+                settings["active"] = False
+        self._last_parameters = None
+        self._encoding_settings = settings
 
     @staticmethod
     def getCapabilities(kind: str) -> dict[str, Any] | None:

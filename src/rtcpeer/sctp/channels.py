@@ -188,6 +188,7 @@ class DataChannelCore:
         remote_max_message_size: int = 65536,
         max_message_size: int | None = None,
         max_buffered_amount: int = 16 * 1024 * 1024,
+        max_send_message_size: int = 16 * 1024 * 1024,
     ) -> None:
         self.association = association
         self.is_dtls_client = is_dtls_client
@@ -195,6 +196,8 @@ class DataChannelCore:
         # Per channel, as Chromium's 16 MiB: one channel cannot take the whole association's
         # send buffer (the association enforces its own total, max_send_buffer).
         self.max_buffered_amount = max_buffered_amount
+        # What we send when the peer says "no limit" (a=max-message-size:0) or a huge one.
+        self.max_send_message_size = max_send_message_size
         self.remote_max_message_size = remote_max_message_size
         self.max_message_size = (
             association.max_message_size if max_message_size is None else max_message_size
@@ -334,6 +337,11 @@ class DataChannelCore:
             payload = bytes(data)
             ppid = PPID_BINARY if payload else PPID_BINARY_EMPTY
         limit = self.remote_max_message_size
+        cap = self.max_send_message_size
+        if len(payload) > cap and (not limit or limit > cap):
+            raise MessageTooBig(
+                f"message of {len(payload)} bytes exceeds the largest message we send ({cap})"
+            )
         if limit and len(payload) > limit:
             raise MessageTooBig(
                 f"message of {len(payload)} bytes exceeds the remote max-message-size {limit}"

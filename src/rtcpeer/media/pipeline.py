@@ -81,7 +81,15 @@ class RtpMediaSender:
                 continue
             recv = asyncio.ensure_future(track.recv())
             changed = asyncio.ensure_future(self._track_changed.wait())
-            done, _ = await asyncio.wait({recv, changed}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait({recv, changed}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # Stopped while waiting: retrieve the pending recv so a track that ends later
+                # does not log "Task exception was never retrieved".
+                changed.cancel()
+                recv.cancel()
+                recv.add_done_callback(_retrieve)
+                raise
             changed.cancel()
             if recv in done:
                 try:
@@ -149,3 +157,8 @@ class RtpMediaReceiver:
         for event in self.core.events():
             if isinstance(event, RemoteBye):
                 self.track._end()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -3,9 +3,9 @@
 A sits behind an endpoint-independent NAT and B is a public host. Router rA gets a new
 public address while the data channel is open and both sides keep sending (all of A's
 mappings change; packets to the old address are lost). Both peers are wired for recovery
-(restart ICE on "disconnected", PerfectNegotiation on "failed"); here ICE recovers even
-before that: A's consent checks reach B from the new mapping, B learns it as a
-peer-reflexive candidate and the path moves. SCTP delivers every message sent during the
+(restart ICE on "disconnected", PerfectNegotiation on "failed"). Whichever comes first
+recovers: A's next consent check (every ~5 s) reaching B from the new mapping, which B learns
+as a peer-reflexive candidate, or the restart after 6 s without packets ("disconnected"). SCTP delivers every message sent during the
 outage exactly once and in order. The same rebinding with B behind a NAT too needs the
 restart to succeed: tests/net/test_net_pending.py.
 """
@@ -25,6 +25,8 @@ pytestmark = [
 async def test_nat_rebinding_toward_public_peer_recovers() -> None:
     t = await rebinding_scenario("none")
     print(f"\n[netlab] rebinding (B public): {t}")
-    # Recovery needs no restart: the first outage message arrives within a second or so.
-    assert t["first_at_b"] < 3.0 and t["first_at_a"] < 3.0
-    assert t["restarts"] == 0
+    # Consent check (0-5 s) or restart after the 6 s disconnected timeout, plus slack.
+    assert t["all"] < 10.0
+    if t["disconnects"]:
+        # Recovery came after "disconnected": through a restart offer/answer.
+        assert t["restart_offers"] >= 1

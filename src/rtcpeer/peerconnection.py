@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -57,7 +57,13 @@ from rtcpeer.pc.description import (
 )
 from rtcpeer.pc.media_session import MediaMixin
 from rtcpeer.pc.model import LocalDesc, RemoteDesc, candidate_init, ice_string, strip_candidates
-from rtcpeer.sctp.channels import AssociationError, ChannelEvent
+from rtcpeer.pc.transports import PcTransports, RTCSctpTransport
+from rtcpeer.sctp.channels import (
+    AssociationClosed,
+    AssociationConnected,
+    AssociationError,
+    ChannelEvent,
+)
 from rtcpeer.sdp.candidate import Candidate, RTCIceCandidate
 from rtcpeer.sdp.errors import SDPParseError
 from rtcpeer.sdp.jsep import (
@@ -124,6 +130,7 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         self._end_of_candidates = False
         self._ice: IceTransport | None = None
         self._conn: Connection | None = None
+        self._transports: PcTransports | None = None  # W3C views, made when first asked for
         self._dtls_state = "new"
         self._remote_max_message_size = 65536
         self._chans = ChannelSet(self._announce_channel)
@@ -207,9 +214,20 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         return self._render_remote(self._pending_remote)
 
     @property
-    def sctp(self) -> Connection | None:
-        """The pipeline carrying data channels (rtcpeer's stand-in for RTCSctpTransport)."""
-        return self._conn
+    def sctp(self) -> RTCSctpTransport | None:
+        """webrtc-pc 6.1.1 RTCSctpTransport (None until the transport exists)."""
+        transports = self._w3c_transports()
+        return transports.sctp if transports is not None else None
+
+    def _w3c_transports(self) -> PcTransports | None:
+        """The RTCIceTransport/RTCDtlsTransport/RTCSctpTransport objects (rtcpeer.pc.transports)."""
+        if self._transports is None and self._conn is not None:
+            self._transports = PcTransports(self)
+        return self._transports
+
+    def _sync_transports(self) -> None:
+        if self._transports is not None:
+            self._transports.sync()
 
     def getConfiguration(self) -> dict[str, Any]:
         out = self._config.to_dict()
@@ -767,6 +785,7 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             return
         self._pool = None
         self._ice = None
+        self._transports = None
         conn, self._conn = self._conn, None
         task = asyncio.get_running_loop().create_task(
             conn.close() if conn is not None else ice.close()
@@ -833,24 +852,31 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         if self._is_closed or state == self._ice_gathering_state:
             return
         self._ice_gathering_state = state
+        self._sync_transports()
         if state == "complete":
             self._end_of_candidates = True
             self.dispatchEvent(RTCPeerConnectionIceEvent(None))
         self.dispatchEvent(Event("icegatheringstatechange"))
 
-    def _on_candidate_error(self, url: str, code: int, text: str) -> None:
+    def _on_candidate_error(
+        self, url: str, code: int, text: str, address: str | None = None, port: int | None = None
+    ) -> None:
+        # W3C RTCPeerConnectionIceErrorEvent: address/port of the local candidate's base
+        # (None when it is not safe to expose), the server's url, STUN error code and text.
         if not self._is_closed:
-            self.dispatchEvent(RTCPeerConnectionIceErrorEvent(None, None, url, code, text))
+            self.dispatchEvent(RTCPeerConnectionIceErrorEvent(address, port, url, code, text))
 
     def _on_selected_pair(self, local: Candidate, remote: Candidate) -> None:
         if self._conn is not None and not self._is_closed:
             self._conn.selected_pair_changed()
+            self._sync_transports()
 
     def _on_ice_state(self, state: IceState) -> None:
         if self._is_closed:
             return
         if self._conn is not None:
             self._conn.ice_state_changed(state)
+        self._sync_transports()  # RTCIceTransport "statechange" before the pc's event
         value = state.value
         if value != self._ice_connection_state:
             self._ice_connection_state = value
@@ -994,11 +1020,14 @@ class RTCPeerConnection(MediaMixin, EventTarget):
     def _on_pipeline_event(self, ev: ChannelEvent | DtlsStateChanged) -> None:
         if isinstance(ev, DtlsStateChanged):
             self._dtls_state = ev.state
+            self._sync_transports()  # RTCDtlsTransport events before connectionstatechange
             self._update_connection_state()
         elif self._conn is not None:
             self._chans.on_event(ev, self._conn)
             if type(ev) is AssociationError:
                 self._report_sctp_error(ev)
+            elif type(ev) is AssociationConnected or type(ev) is AssociationClosed:
+                self._sync_transports()
 
     def _report_sctp_error(self, ev: AssociationError) -> None:
         """Tell the application: an "error" RTCErrorEvent (errorDetail "sctp-failure") on the
@@ -1071,24 +1100,27 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         self._media_stats(report, report["P"]["timestamp"])
         return report
 
-    def close(self) -> asyncio.Task[None] | None:
-        """Close at once (states become "closed"); returns a task that finishes the teardown.
+    def close(self) -> Awaitable[None]:
+        """Close at once (states become "closed"); returns an awaitable for the teardown.
 
         ``pc.close()`` works as in JavaScript; ``await pc.close()`` also waits until sockets
-        are closed.
+        are closed. Always awaitable (the teardown task, or an already finished awaitable
+        when there is no event loop or nothing left to wait for), also on a second call.
         """
         if self._is_closed:
-            return self._close_task
+            return self._close_task if self._close_task is not None else _CLOSED
         self._is_closed = True
         self._signaling_state = "closed"
         self._ice_connection_state = "closed"
         self._connection_state = "closed"
         self._chans.close_all()
         self._media_close()
+        if self._transports is not None:
+            self._transports.sync(fire=False)  # "closed" everywhere, without events
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return None
+            return _CLOSED
         self._close_task = loop.create_task(self._teardown())
         return self._close_task
 
@@ -1103,6 +1135,19 @@ class RTCPeerConnection(MediaMixin, EventTarget):
             f"<RTCPeerConnection signaling={self._signaling_state} "
             f"ice={self._ice_connection_state} connection={self._connection_state}>"
         )
+
+
+class _Finished:
+    """An awaitable that is already done (close() without an event loop)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return None
+        yield  # makes this a generator; never reached
+
+
+_CLOSED = _Finished()
 
 
 def _remote_max_packet(data: Any) -> int:

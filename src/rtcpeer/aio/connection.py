@@ -308,11 +308,12 @@ class Connection:
                 and channels.association.queued_bytes >= PROBE_AFTER_QUEUED
             ):
                 self._maybe_probe_mtu(channels)
-            for packet in channels.packets_to_send():
-                dtls.send(packet)
+            # One call per burst: send_many encrypts all and returns everything queued.
+            out = dtls.send_many(channels.packets_to_send())
+        else:
+            out = dtls.datagrams_to_send()
         sent_bytes = 0
         count = 0
-        out = dtls.datagrams_to_send()
         if self.ice.get_selected_pair() is None:
             # The peer's ICE may be connected (and its DTLS talking) before our agent has
             # selected a pair: keep the datagrams until it has (see selected_pair_changed).

@@ -14,7 +14,13 @@ This is the thin shell around :class:`rtcpeer.ice.agent.IceAgent` (see docs/inte
 - one timer per transport, set from the agent's and the TURN clients' ``next_timeout()``;
 - the hot path: a datagram whose first byte is above 3 (not STUN, RFC 7983) goes from the
   socket's read callback straight to ``on_data`` (the agent only checks its source);
-  ``send`` writes with ``socket.sendto`` on the selected pair.
+  ``send`` writes with ``socket.sendto`` on the selected pair;
+- UDP sockets get 4 MiB kernel buffers (as far as the kernel allows) and the don't-fragment
+  bit (IP_PMTUDISC_DO): a datagram over the path MTU fails with EMSGSIZE, which is dropped,
+  counted (``datagrams_too_big``) and reported to ``on_datagram_too_big`` (SCTP shrinks);
+- test hooks: ``consent_timeout`` (keyword and property) and ``udp_blocked`` (drop every UDP
+  send, e.g. to force ICE-TCP or let consent expire); ``set_role`` for a transport created
+  before its role was known (the W3C candidate pool).
 """
 
 from __future__ import annotations
@@ -109,6 +115,12 @@ def _drop_datagram(data: bytes | bytearray | memoryview, addr: Address) -> int:
 
 def _drop_packet(data: bytes | bytearray | memoryview) -> None:
     pass
+
+
+def _positive(seconds: float) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ValueError(f"consent_timeout must be a positive number of seconds, not {seconds!r}")
+    return float(seconds)
 
 
 def _no_clock() -> float:
@@ -212,7 +224,7 @@ class IceTransport:
         on_state_change: Callable[[IceState], None] | None = None,
         on_gathering_state_change: Callable[[str], None] | None = None,
         on_selected_pair_change: Callable[[Candidate, Candidate], None] | None = None,
-        on_candidate_error: Callable[[str, int, str], None] | None = None,
+        on_candidate_error: Callable[[str, int, str, str | None, int | None], None] | None = None,
         mdns_resolver: Resolver | None = None,
         stun_timeout: float = 3.0,
         addresses: Iterable[InterfaceAddress] | None = None,
@@ -229,7 +241,7 @@ class IceTransport:
             )
         self._agent = agent or IceAgent(controlling, ufrag, pwd)
         if consent_timeout is not None:
-            self.consent_timeout = consent_timeout
+            self._agent.consent_timeout = _positive(consent_timeout)
         self._servers: list[ServerUrl] = parse_ice_servers(ice_servers)
         self.ice_transport_policy = ice_transport_policy
         self.include_loopback = include_loopback
@@ -323,10 +335,9 @@ class IceTransport:
 
     @consent_timeout.setter
     def consent_timeout(self, seconds: float) -> None:
-        if not seconds > 0:
-            raise ValueError(f"consent_timeout must be positive, not {seconds!r}")
-        self._agent.consent_timeout = float(seconds)
-        self._schedule()
+        self._agent.consent_timeout = _positive(seconds)
+        if self._loop is not None:
+            self._schedule()
 
     @property
     def udp_blocked(self) -> bool:
@@ -546,7 +557,7 @@ class IceTransport:
             mapped = await asyncio.wait_for(self._stun_binding(addr, sock), self.stun_timeout)
         except TimeoutError:
             logger.debug("STUN server %s did not answer from %s", server.text, base.host)
-            self._candidate_error(server, 701, "STUN binding request timed out")
+            self._candidate_error(server, 701, "STUN binding request timed out", sock)
             return
         if mapped is None or self._closed:
             return
@@ -583,7 +594,7 @@ class IceTransport:
         except RelayError as exc:
             self._relays.pop(key, None)
             logger.debug("TURN server %s: %s", server.display, exc)
-            self._candidate_error(server, exc.code, exc.text)
+            self._candidate_error(server, exc.code, exc.text, sock)
             return
         if self._closed:
             relay.close()
@@ -609,10 +620,20 @@ class IceTransport:
         else:
             self._on_stun(data, key, peer)
 
-    def _candidate_error(self, server: ServerUrl, code: int, text: str) -> None:
-        """Report a STUN/TURN server failure (W3C icecandidateerror: url, errorCode, text)."""
-        if self.on_candidate_error is not None and not self._closed:
-            self._call(self.on_candidate_error, server.display, code, text)
+    def _candidate_error(
+        self, server: ServerUrl, code: int, text: str, sock: _Socket | None = None
+    ) -> None:
+        """Report a STUN/TURN server failure (W3C RTCPeerConnectionIceErrorEvent): url,
+        errorCode, errorText, then the address and port of the local socket that talked to
+        the server (None when there was none, or when its address is hidden behind mDNS)."""
+        if self.on_candidate_error is None or self._closed:
+            return
+        address: str | None = None
+        port: int | None = None
+        base = sock.candidate if sock is not None else None
+        if base is not None and self._responder is None:
+            address, port = base.host, base.port
+        self._call(self.on_candidate_error, server.display, code, text, address, port)
 
     async def _stun_binding(self, addr: Address, sock: _Socket) -> Address | None:
         if not sock.open:

@@ -165,6 +165,11 @@ class Relay:
             sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
                 sock.setblocking(False)
+                # Big buffers and no fragmentation, as the host sockets (an oversized send
+                # fails with EMSGSIZE and is dropped below). Imported here: ice imports us.
+                from rtcpeer.aio.ice import tune_udp_socket
+
+                tune_udp_socket(sock, self.family)
                 sock.bind((self.local_host, 0))
             except OSError:
                 sock.close()

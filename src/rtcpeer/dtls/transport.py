@@ -75,6 +75,7 @@ _CT_HANDSHAKE = 22
 _CT_APPLICATION_DATA = 23
 _HEADER = 13  # DTLS record header: type, version(2), epoch(2), sequence(6), length(2)
 _MAX_PLAINTEXT = 16384
+_RELEASE_BUFFERS = True  # SSL_MODE_RELEASE_BUFFERS on our contexts (see _context)
 _MAX_RECORD = _MAX_PLAINTEXT + 2048
 _READ_BIO = 1 << 16
 _OPENSSL_TIMER_GRACE = 0.05  # seconds
@@ -166,6 +167,10 @@ def _context(certificate: RTCCertificate, srtp: bool) -> SSL.Context:
             SSL.OP_NO_QUERY_MTU | SSL.OP_NO_TICKET | SSL.OP_NO_RENEGOTIATION | SSL.OP_NO_COMPRESSION
         )
         ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+        release = getattr(_lib, "SSL_MODE_RELEASE_BUFFERS", None) if _lib is not None else None
+        if _RELEASE_BUFFERS and release:
+            # Idle connections give their read/write buffers back (~34 KiB each).
+            ctx.set_mode(release)
         ctx.set_cipher_list(_CIPHERS)
         ctx.use_certificate(certificate.certificate)
         ctx.use_privatekey(certificate.private_key)
@@ -349,6 +354,91 @@ class DtlsCore:
             return False
         self._out.append(rec)
         return True
+
+    def send_many(self, packets: list[bytes]) -> list[bytes]:
+        """Encrypt each packet as one record and return every datagram waiting to go out.
+
+        The same as ``send(p)`` for each packet followed by ``datagrams_to_send()`` (so
+        anything queued before, e.g. an alert, keeps its place in front), with the per-record
+        Python work of the fast path done once per batch: the asyncio shell's flush calls it
+        with an SCTP burst. Packets above 16384 bytes raise ValueError, as ``send`` does.
+        """
+        fast = self._fast
+        if fast is None or self.state is not DtlsState.CONNECTED:
+            for packet in packets:
+                self.send(packet)
+            return self.datagrams_to_send()
+        out = self._out
+        self._out = []
+        assert _lib is not None and _ffi is not None
+        ssl_write = _lib.SSL_write
+        bio_read = _lib.BIO_read
+        buffer = _ffi.buffer
+        ssl = fast.ssl
+        bio_out = fast.bio_out
+        buf = fast.buf
+        size = fast.size
+        i = 0
+        for packet in packets:
+            n = len(packet)
+            if not 0 < n <= _MAX_PLAINTEXT or type(packet) is not bytes:
+                break  # send() below deals with empty, oversized and non-bytes packets
+            if ssl_write(ssl, packet, n) != n:
+                break  # send() below retries through pyOpenSSL and reports the error
+            got = bio_read(bio_out, buf, size)
+            if 0 < got < size:
+                out.append(buffer(buf, got)[:])
+            else:  # never for one record; keep the bytes and the datagram boundary anyway
+                record = (buffer(buf, got)[:] if got > 0 else b"") + self._drain_bio()
+                if record:
+                    out.append(record)
+            i += 1
+        else:
+            return out
+        self._out = out
+        for packet in packets[i:]:
+            self.send(packet)
+        return self.datagrams_to_send()
+
+    def receive_many(self, datagrams: list[bytes] | tuple[bytes, ...], now: float) -> list[bytes]:
+        """``receive`` for a batch of datagrams (a shell's read burst): the decrypted
+        application records of all of them, in order. Single-record application datagrams
+        (the data path) are decrypted in one loop; anything else goes through ``receive``.
+        """
+        out: list[bytes] = []
+        fast = self._fast
+        if fast is None:
+            for d in datagrams:
+                out += self.receive(d, now)
+            return out
+        assert _lib is not None and _ffi is not None
+        bio_write = _lib.BIO_write
+        ssl_read = _lib.SSL_read
+        buffer = _ffi.buffer
+        ssl = fast.ssl
+        bio_in = fast.bio_in
+        buf = fast.buf
+        size = fast.size
+        for d in datagrams:
+            n = len(d)
+            if (
+                _HEADER < n <= size
+                and d[0] == _CT_APPLICATION_DATA
+                and type(d) is bytes
+                and self.state is DtlsState.CONNECTED
+                and ((d[11] << 8) | d[12]) + _HEADER == n
+                and bio_write(bio_in, d, n) == n
+            ):
+                got = ssl_read(ssl, buf, size)
+                if got > 0:
+                    self._final_flight = None  # the peer finished the handshake
+                    out.append(buffer(buf, got)[:])
+                elif _lib.SSL_get_error(ssl, got) != _lib.SSL_ERROR_WANT_READ:
+                    out += self._read_app(True)  # an error: reported by the slow path
+                # else: dropped by OpenSSL (a replay, a bad tag, an old epoch)
+                continue
+            out += self.receive(d, now)
+        return out
 
     def timeout(self, now: float) -> None:
         """Run the handshake timers that are due at ``now``."""

@@ -1,4 +1,4 @@
-"""getStats() for media: inbound-rtp and outbound-rtp (W3C webrtc-stats 8.3/8.6, basics)."""
+"""getStats() for media: inbound-rtp, outbound-rtp and codec (W3C webrtc-stats 8.1/8.3/8.6)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,31 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rtcpeer.media.pipeline import RtpMediaReceiver, RtpMediaSender
     from rtcpeer.pc.transceivers import RTCRtpTransceiver
+    from rtcpeer.rtp.codecs import RtpCodec
 
 __all__ = ["rtp_stats"]
+
+TRANSPORT_ID = "T01"  # the one (bundled) transport of rtcpeer.pc.stats
+
+
+def _codec_stats(cid: str, codec: RtpCodec, report: dict[str, dict[str, Any]], ts: float) -> str:
+    """webrtc-stats 8.1 RTCCodecStats for ``codec`` under id ``cid`` (once per report)."""
+    if cid not in report:
+        entry: dict[str, Any] = {
+            "id": cid,
+            "type": "codec",
+            "timestamp": ts,
+            "transportId": TRANSPORT_ID,
+            "payloadType": codec.payload_type,
+            "mimeType": codec.mime_type,
+            "clockRate": codec.clock_rate,
+        }
+        if codec.kind == "audio":
+            entry["channels"] = codec.channels
+        if codec.fmtp is not None:
+            entry["sdpFmtpLine"] = codec.fmtp.split(" ", 1)[-1]
+        report[cid] = entry
+    return cid
 
 
 def rtp_stats(
@@ -31,12 +54,16 @@ def rtp_stats(
             "mid": t.mid,
             "ssrc": core.ssrc,
             "trackIdentifier": t.receiver.track.id,
-            "codecId": f"CI{core.codec.payload_type}",
+            "codecId": _codec_stats(f"CI{core.codec.payload_type}", core.codec, report, ts),
+            "transportId": TRANSPORT_ID,
             "packetsReceived": core.packets_received,
             "retransmittedPacketsReceived": core.rtx_received,
             "nackCount": core.jitter_buffer.nacks_sent,
             "pliCount": core.plis_sent,
         }
+        received = core.stats()  # RTCReceivedRtpStreamStats: RFC 3550 loss and jitter
+        for key in ("bytesReceived", "packetsLost", "jitter"):
+            entry[key] = received[key]
         if t.kind == "video":
             entry["framesReceived"] = core.frames_received
             entry["framesDecoded"] = receiver.frames_decoded
@@ -54,7 +81,8 @@ def rtp_stats(
             "kind": t.kind,
             "mid": t.mid,
             "ssrc": score.ssrc,
-            "codecId": f"CO{score.codec.payload_type}",
+            "codecId": _codec_stats(f"CO{score.codec.payload_type}", score.codec, report, ts),
+            "transportId": TRANSPORT_ID,
             "packetsSent": score.packets_sent,
             "bytesSent": score.octets_sent,
             "nackCount": score.nacks_received,

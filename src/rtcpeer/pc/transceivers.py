@@ -42,6 +42,7 @@ from rtcpeer.rtp.packet import EXT_ABS_SEND_TIME, EXT_MID, EXT_TRANSPORT_CC
 
 if TYPE_CHECKING:
     from rtcpeer.pc.media_session import MediaController
+    from rtcpeer.pc.transports import RTCDtlsTransport
 
 __all__ = [
     "DEFAULT_EXTENSION_IDS",
@@ -162,8 +163,10 @@ class RTCRtpSender:
         return self._track
 
     @property
-    def transport(self) -> Any:
-        return self._controller.pc.sctp
+    def transport(self) -> RTCDtlsTransport | None:
+        """webrtc-pc 5.2/5.3: the RTCDtlsTransport (bundled: the one of the connection)."""
+        transports = self._controller.pc._w3c_transports()
+        return transports.dtls if transports is not None else None
 
     @property
     def kind(self) -> str:
@@ -278,8 +281,10 @@ class RTCRtpReceiver:
         return self._track
 
     @property
-    def transport(self) -> Any:
-        return self._controller.pc.sctp
+    def transport(self) -> RTCDtlsTransport | None:
+        """webrtc-pc 5.2/5.3: the RTCDtlsTransport (bundled: the one of the connection)."""
+        transports = self._controller.pc._w3c_transports()
+        return transports.dtls if transports is not None else None
 
     @staticmethod
     def getCapabilities(kind: str) -> dict[str, Any] | None:

@@ -43,7 +43,7 @@ _SACK_HDR = struct.Struct("!BBHIIHH")
 _U16x2 = struct.Struct("!HH")
 _U32 = struct.Struct("!I")
 _ZERO4 = b"\x00\x00\x00\x00"
-_COOKIE = struct.Struct("!dIIIHHIIBII")
+_COOKIE = struct.Struct("!dIIIHHIIBIII")  # ... tie tags, lifetime extension (ms)
 _COOKIE_MAC = 16
 _HB_INFO = struct.Struct("!dQ")
 _PROBE_INFO = struct.Struct("!dQI")  # sent_at, nonce, probed packet size
@@ -168,6 +168,7 @@ class _Cookie:
     peer_flags: int
     local_tie_tag: int
     peer_tie_tag: int
+    extra_ms: int = 0  # granted Cookie Preservative (RFC 9260 5.2.6, 3.3.2.1)
 
 
 _PEER_FWD_TSN = 1
@@ -278,6 +279,7 @@ class AssociationBase:
         self._header = b""
         self._init_chunk = b""
         self._cookie_echo = b""
+        self._echo_sent_at = 0.0  # when the current COOKIE ECHO was last sent
         self._t1_at: float | None = None
         self._t1_count = 0
 

@@ -5,7 +5,11 @@ Implements, for a single path:
 - RFC 9260 section 5 (association setup: INIT, INIT ACK with an HMAC-signed state cookie,
   COOKIE ECHO, COOKIE ACK; section 5.2 INIT collision and duplicate COOKIE ECHO handling, table
   5.2.4 cases B, C and D; restart (case A) is not supported and such cookies are dropped;
-  5.2.6 stale cookies answered with an ERROR, which restarts the handshake);
+  5.2.6 stale cookies answered with an ERROR, which restarts the handshake with a Cookie
+  Preservative; a cookie of the association we hold is never stale; an implied COOKIE ACK
+  when the peer already sends DATA/SACK/HEARTBEAT to us in COOKIE-ECHOED);
+- section 3.2 and 3.2.1 (unrecognized chunk types and INIT/INIT ACK parameters: the two
+  high bits of the type decide between stop, skip and report; never fatal);
 - section 6 (DATA transfer: TSNs, per-stream SSNs, ordered and unordered delivery,
   fragmentation and reassembly, SACK with gap blocks and duplicate TSNs, delayed SACK per
   6.2 - every second packet or 200 ms, immediately on gaps or duplicates, receiver window,
@@ -273,6 +277,21 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
             return
         if dst != self.local_port:
             return
+        if self.state is _S.COOKIE_ECHOED and tag == self.local_tag and first_type in _IMPLIED:
+            # The peer sends DATA, SACK or HEARTBEAT with our tag: it holds the association,
+            # so its COOKIE ACK was lost (a simultaneous open where every ACK went missing
+            # would otherwise wait for our T1 backoff or give up).
+            self._established()
+        if first_type == 0 and not self._idata:
+            clen = (data[14] << 8) | data[15]
+            if 29 <= 12 + clen <= n <= 12 + ((clen + 3) & ~3):
+                # Fast path: a packet holding one DATA chunk (most of a bulk transfer).
+                if self.state in _RECEIVING_STATES:
+                    flags = data[13]
+                    self._on_data(data, flags, 16, 12 + clen)
+                    self._after_data(bool(flags & FLAG_IMMEDIATE), now)
+                    self._after_packet()
+                return
         try:
             chunks = iter_chunks(data)
         except ParseError:
@@ -301,6 +320,14 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
             elif ctype == 3:
                 if end - start >= 12:
                     self._on_sack(data, start, end, now)
+            elif ctype not in _HANDLED_CHUNKS:
+                # RFC 9260 3.2: the two high bits of an unknown type say what to do: 0x40 set,
+                # report it in an ERROR (Unrecognized Chunk Type, the whole chunk); 0x80 clear,
+                # discard the rest of the packet, set, skip it and go on. Never fatal.
+                if ctype & 0x40:
+                    self._report_unrecognized(data[start - 4 : end])
+                if not ctype & 0x80:
+                    break
             else:
                 try:
                     chunk = decode_chunk(ctype, flags, data[start:end])
@@ -309,27 +336,32 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
                 if self._on_control(ctype, chunk, tag, now):
                     break
                 receiving = self.state in _RECEIVING_STATES
-                if ctype not in _HANDLED_CHUNKS and not ctype & 0x80:
-                    break  # RFC 9260 3.2: unknown type with high bit 0 stops processing
         if got_data:
-            if self.state is _S.SHUTDOWN_SENT:
-                # 9.2: answer DATA with SHUTDOWN (its cumulative TSN acks) and restart T2.
-                self._ctrl.append(ShutdownChunk(self._cum_in & _M32).encode())
-                self._t2_at = now + self._rto
-            self._data_packets += 1
-            if (
-                immediate
-                or self._above
-                or self._dups
-                or self._data_packets >= 2
-                or self.state is not _S.ESTABLISHED
-            ):
-                self._sack_now = True
-                self._sack_at = None
-            else:
-                self._sack_pending = True
-                if self._sack_at is None:
-                    self._sack_at = now + self.delayed_ack
+            self._after_data(immediate, now)
+        self._after_packet()
+
+    def _after_data(self, immediate: bool, now: float) -> None:
+        """A packet with DATA was read: SACK now or arm the delayed-SACK timer (6.2)."""
+        if self.state is _S.SHUTDOWN_SENT:
+            # 9.2: answer DATA with SHUTDOWN (its cumulative TSN acks) and restart T2.
+            self._ctrl.append(ShutdownChunk(self._cum_in & _M32).encode())
+            self._t2_at = now + self._rto
+        self._data_packets += 1
+        if (
+            immediate
+            or self._above
+            or self._dups
+            or self._data_packets >= 2
+            or self.state is not _S.ESTABLISHED
+        ):
+            self._sack_now = True
+            self._sack_at = None
+        else:
+            self._sack_pending = True
+            if self._sack_at is None:
+                self._sack_at = now + self.delayed_ack
+
+    def _after_packet(self) -> None:
         if self._deferred_reset is not None:
             self._try_deferred_reset()
         if self._held > self.max_reassembly:
@@ -342,6 +374,16 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
                 )
             )
             self.abort("reassembly limit exceeded")
+
+    def _report_unrecognized(self, raw: bytes) -> None:
+        # Only to a peer we know, and only when the ERROR fits a packet (never truncated: a
+        # cut chunk would be a malformed cause). One ERROR per unknown chunk received is no
+        # amplification.
+        if not self._header or self.state is _S.COOKIE_WAIT:
+            return
+        if len(raw) + 8 > (self.mtu - 12) & ~3:
+            return
+        self._ctrl.append(ErrorChunk([Param(CauseCode.UNRECOGNIZED_CHUNK, raw)]).encode())
 
     def _answer_ootb(self, packet: bytes | bytearray | memoryview) -> None:
         """8.4 (5): a SHUTDOWN ACK after we closed (our SHUTDOWN COMPLETE was lost) gets a
@@ -508,3 +550,16 @@ class Association(ReceiverMixin, SenderMixin, HandshakeMixin, ReconfigMixin):
 
 
 _HANDLED_CHUNKS = frozenset(int(t) for t in ChunkType)
+# Chunks only an endpoint with an established association sends (implied COOKIE ACK).
+_IMPLIED = frozenset(
+    int(t)
+    for t in (
+        ChunkType.DATA,
+        ChunkType.I_DATA,
+        ChunkType.SACK,
+        ChunkType.HEARTBEAT,
+        ChunkType.FORWARD_TSN,
+        ChunkType.I_FORWARD_TSN,
+        ChunkType.RECONFIG,
+    )
+)

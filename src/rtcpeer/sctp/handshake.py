@@ -29,6 +29,7 @@ from rtcpeer.sctp.chunks import (
     InitChunk,
     Param,
     ParamType,
+    encode_params,
 )
 from rtcpeer.sctp.events import (
     AssociationError,
@@ -51,6 +52,28 @@ class HandshakeMixin(AssociationBase):
         self._local_initial_tsn = self._rng.randrange(0, 1 << 32)
 
     @staticmethod
+    def _screen_params(params: list[Param]) -> tuple[list[Param], list[Param]]:
+        """RFC 9260 3.2.1: act on the two high bits of each unrecognized parameter type.
+
+        Returns the parameters to process (cut at the first unknown one whose 0x8000 bit is
+        clear: "stop processing") and the encoded unknown parameters to report (0x4000 set),
+        at most 512 bytes of them so an INIT ACK or ERROR carrying them stays one packet.
+        """
+        keep: list[Param] = []
+        report: list[Param] = []
+        size = 0
+        for p in params:
+            if p.type in _KNOWN_PARAMS:
+                keep.append(p)
+                continue
+            if p.type & 0x4000 and size + 4 + len(p.value) <= 512:
+                report.append(p)
+                size += (4 + len(p.value) + 3) & ~3
+            if not p.type & 0x8000:
+                break
+        return keep, report
+
+    @staticmethod
     def _peer_flags_of(init: InitChunk) -> int:
         flags = 0
         ext = init.param(ParamType.SUPPORTED_EXTENSIONS) or b""
@@ -70,6 +93,7 @@ class HandshakeMixin(AssociationBase):
             return
         if not self._init_allowed():
             return
+        init.params, unrecognized = self._screen_params(init.params)
         local_tie = peer_tie = 0
         if self.state is _S.CLOSED:
             # Stateless (5.1.3): everything needed later travels in the signed cookie.
@@ -101,18 +125,37 @@ class HandshakeMixin(AssociationBase):
             self._peer_flags_of(init),
             local_tie,
             peer_tie,
+            self._preservative(init),
         )
         params = [Param(ParamType.STATE_COOKIE, self._sign_cookie(cookie))]
         params += self._extension_params()
+        if unrecognized:
+            # 3.3.3: each unknown parameter to report goes back in an Unrecognized Parameter.
+            params += [Param(ParamType.UNRECOGNIZED, encode_params([p])) for p in unrecognized]
         ack = InitAckChunk(
             local_tag, self.receive_window, self._streams, self._streams, local_tsn, params
         )
         self._send_packet(init.initiate_tag, ack.encode())
 
+    def _preservative(self, init: InitChunk) -> int:
+        """The lifetime extension (ms) granted to a Cookie Preservative in ``init``: at most
+        the cookie lifetime again, as a long-lived cookie invites replays (5.2.6)."""
+        raw = init.param(ParamType.COOKIE_PRESERVATIVE)
+        if raw is None or len(raw) != 4:
+            return 0
+        return min(int.from_bytes(raw, "big"), int(self.cookie_lifetime * 1000))
+
     def _on_stale_cookie(self, now: float) -> None:
-        """5.2.6: our COOKIE ECHO was too late; start again with a new INIT."""
+        """5.2.6: our COOKIE ECHO was too late; start again with a new INIT that asks for a
+        longer cookie lifetime (Cookie Preservative: the measured round trip plus 1 s)."""
         if self.state is not _S.COOKIE_ECHOED:
             return
+        rtt = max(0.0, now - self._echo_sent_at)
+        extra = min(int((rtt + 1.0) * 1000), 0xFFFFFFFF)
+        init = InitChunk.decode(0, self._init_chunk[4:])
+        params = [p for p in init.params if p.type != ParamType.COOKIE_PRESERVATIVE]
+        init.params = [Param(ParamType.COOKIE_PRESERVATIVE, extra.to_bytes(4, "big")), *params]
+        self._init_chunk = init.encode()
         self._t1_count += 1
         if self._t1_count > self.max_init_retransmissions:
             self._close("association setup timed out (stale cookies)")
@@ -156,6 +199,7 @@ class HandshakeMixin(AssociationBase):
             c.peer_flags,
             c.local_tie_tag,
             c.peer_tie_tag,
+            c.extra_ms,
         )
         return body + hmac.new(self._secret, body, hashlib.sha256).digest()[:_COOKIE_MAC]
 
@@ -171,6 +215,7 @@ class HandshakeMixin(AssociationBase):
     def _on_init_ack(self, ack: InitAckChunk, now: float) -> None:
         if self.state is not _S.COOKIE_WAIT or ack.initiate_tag == 0:
             return
+        ack.params, unrecognized = self._screen_params(ack.params)
         cookie = ack.param(ParamType.STATE_COOKIE)
         if cookie is None:
             return
@@ -183,8 +228,14 @@ class HandshakeMixin(AssociationBase):
             self._peer_flags_of(ack),
         )
         self._cookie_echo = CookieEchoChunk(cookie).encode()
+        self._echo_sent_at = now
         self.state = _S.COOKIE_ECHOED
-        self._send_packet(self.peer_tag, self._cookie_echo)
+        first = self._cookie_echo
+        if unrecognized:
+            # 3.2.2: unknown INIT ACK parameters are reported in an ERROR after COOKIE ECHO.
+            cause = Param(CauseCode.UNRECOGNIZED_PARAMS, encode_params(unrecognized))
+            first += ErrorChunk([cause]).encode()
+        self._send_packet(self.peer_tag, first)
         self._rto = self.rto_initial
         self._t1_at = now + self._rto
         self._t1_count = 0
@@ -210,8 +261,12 @@ class HandshakeMixin(AssociationBase):
         c = self._open_cookie(echo.cookie)
         if c is None or tag != c.local_tag:
             return False
-        age = self._now - c.created
-        if not -1.0 <= age <= self.cookie_lifetime:
+        age = self._now - c.created - c.extra_ms / 1000
+        # A cookie of the association we already hold (our current tag; only our key signs
+        # it) creates nothing new, so its age does not matter: answering it as stale would
+        # send a simultaneous-open peer whose COOKIE ACKs were lost back to INIT forever.
+        current = self.state is not _S.CLOSED and c.local_tag == self.local_tag
+        if not current and not -1.0 <= age <= self.cookie_lifetime:
             # Stale (5.1.5 step 3, 3.3.10.3): tell the peer by how much so it starts again.
             if self.state is _S.CLOSED or c.local_tag != self.local_tag:
                 late = min(max(int((age - self.cookie_lifetime) * 1e6), 0), 0xFFFFFFFF)
@@ -271,7 +326,26 @@ class HandshakeMixin(AssociationBase):
             self._send_packet(0, self._init_chunk)
         elif self.state is _S.COOKIE_ECHOED:
             self._send_packet(self.peer_tag, self._cookie_echo)
+            self._echo_sent_at = now
         else:
             self._t1_at = None
             return
         self._t1_at = now + self._rto
+
+
+# Parameters we understand (or knowingly ignore: addresses mean nothing over DTLS) in INIT and
+# INIT ACK; anything else is handled by its type's two high bits.
+_KNOWN_PARAMS = frozenset(
+    int(t)
+    for t in (
+        ParamType.IPV4,
+        ParamType.IPV6,
+        ParamType.STATE_COOKIE,
+        ParamType.UNRECOGNIZED,
+        ParamType.COOKIE_PRESERVATIVE,
+        ParamType.HOSTNAME,
+        ParamType.SUPPORTED_ADDRESS_TYPES,
+        ParamType.SUPPORTED_EXTENSIONS,
+        ParamType.FORWARD_TSN_SUPPORTED,
+    )
+)

@@ -12,6 +12,7 @@ bit (RFC 7053) on retransmissions, and the RTO backoff dropped once the cumulati
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import deque
 
 from google_crc32c import _crc32c as _crc
@@ -40,6 +41,11 @@ from rtcpeer.sctp.chunks import (
     ForwardTsnChunk,
     IForwardTsnChunk,
 )
+
+
+def _tsn_of(c: _Out) -> int:
+    return c.tsn
+
 
 _PTO_MIN = 0.01  # seconds: the probe timeout's floor (RFC 8985 7.2 uses 10 ms as well)
 _MAX_PROBES = 2  # probes without progress before T3 is left to recover
@@ -376,7 +382,13 @@ class SenderMixin(AssociationBase):
             self._abandon(msg)
             return False
         c.needs_rtx = True
-        self._rtx.append(c)
+        rtx = self._rtx
+        if rtx and rtx[-1].tsn > c.tsn:
+            # Kept in TSN order as it grows (almost always an append) instead of sorting the
+            # whole list on every packet build.
+            insort(rtx, c, key=_tsn_of)
+        else:
+            rtx.append(c)
         return True
 
     def _abandon(self, msg: _OutMsg) -> None:
@@ -474,6 +486,7 @@ class SenderMixin(AssociationBase):
             self._ctrl.clear()
             return
         sending = self.state in _SENDING_STATES
+        header_crc = _crc.extend(_crc.value(header), _ZERO4)  # the same for every packet
         cap = (self.mtu - 12) & ~3
         pack_into = _DATA_HDR.pack_into
         streams = self._out_streams
@@ -623,8 +636,7 @@ class SenderMixin(AssociationBase):
             if pos > cap:
                 pos = cap  # padding of a full-size last chunk never exceeds the MTU
             body = bytes(memoryview(buf)[:pos])
-            crc = _crc.extend(_crc.extend(_crc.value(header), _ZERO4), body)
-            out.append(header + _CRC.pack(crc) + body)
+            out.append(header + _CRC.pack(_crc.extend(header_crc, body)) + body)
             if len(out) > 1 << 16:
                 break
         if data_sent or (sent and self._t3_at is None):
@@ -639,7 +651,6 @@ class SenderMixin(AssociationBase):
     def _write_rtx(self, buf: bytearray, pos: int, cap: int, now: float) -> int:
         """Retransmissions first; the first packet after fast retransmit ignores cwnd."""
         rtx = self._rtx
-        rtx.sort(key=lambda c: c.tsn)
         ignore_cwnd = self._fast_rtx_pending
         self._fast_rtx_pending = False
         i = 0

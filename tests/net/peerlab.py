@@ -408,4 +408,8 @@ async def rebinding_scenario(nat_b: str) -> dict[str, float]:
                 - 1
             ),
             "disconnects": float(sum(s == "disconnected" for _, s in a.ice_states + b.ice_states)),
+            # 1.0 when A signalled a server-reflexive candidate of its new mapping.
+            "new_srflx_signalled": float(
+                any(" 198.51.100.3 " in c and " typ srflx" in c for c in a.signalled_candidates())
+            ),
         }

@@ -168,20 +168,17 @@ async def _restart_after_failure(server: ServerHandle, room: str, *, loopback_on
             ufrag_before = _ufrag(a)
 
             # Shorten a's RFC 7675 consent timeout (30 s) so the test is quick, then drop
-            # everything b sends: a's consent expires and its ICE state goes to "failed".
+            # every UDP datagram b sends (the ICE transport's test hook, as a firewall would):
+            # a's consent expires and its ICE state goes to "failed".
             assert a._ice is not None and b._ice is not None
-            a._ice.agent.consent_timeout = 2.0
-            sockets = list(b._ice._sockets.values())
-            saved = [s._sendto for s in sockets]
-            for s in sockets:
-                s._sendto = _drop
+            a._ice.consent_timeout = 2.0
+            b._ice.udp_blocked = True
             try:
                 # (the event log, not the state: PerfectNegotiation restarts at once, so "failed"
                 # may last less than a polling interval)
                 await until(lambda: "failed" in states, 15)
             finally:
-                for s, send in zip(sockets, saved, strict=True):
-                    s._sendto = send
+                b._ice.udp_blocked = False
             dc.send("after failure")
             # PerfectNegotiation saw "failed", called restartIce(); the restart offer went
             # through the server, new credentials, connectivity back, data flows.
@@ -199,10 +196,6 @@ async def _restart_after_failure(server: ServerHandle, room: str, *, loopback_on
             nb.close()
             await a.close()
             await b.close()
-
-
-def _drop(data: Any, addr: Any) -> int:
-    return 0
 
 
 def _ufrag(pc: RTCPeerConnection) -> str:

@@ -123,6 +123,10 @@ def _positive(seconds: float) -> float:
     return float(seconds)
 
 
+def _cand_key(cand: Candidate) -> tuple[str, str, int, str]:
+    return (cand.type, cand.host, cand.port, cand.transport)
+
+
 def _no_clock() -> float:
     raise RuntimeError("IceTransport used before it was attached to an event loop")
 
@@ -148,6 +152,8 @@ class _Socket:
         self.candidate: Candidate | None = None
         self.local_pref = 0
         self.family = 4
+        # The srflx candidate (``_cand_key``) each STUN server last mapped this socket to.
+        self.srflx: dict[str, tuple[str, str, int, str]] = {}
         self._sendto: Callable[[bytes | bytearray | memoryview, Address], int] = sock.sendto
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -273,6 +279,8 @@ class IceTransport:
         self._sockets: dict[int, _Socket] = {}
         # Candidates as signalled, each with the local address it was gathered from.
         self._local: list[tuple[Candidate, str]] = []
+        # What the current gathering signalled (a restart's gathering starts it afresh).
+        self._announced: set[tuple[str, str, int, str]] = set()
         self.gathering_state = "new"
         self._gather_task: asyncio.Task[None] | None = None
         self._gather_tx: dict[bytes, asyncio.Future[Address]] = {}
@@ -395,13 +403,16 @@ class IceTransport:
             if self.on_gathering_state_change is not None:
                 self._call(self.on_gathering_state_change, state)
 
-    def _emit_candidate(self, candidate: Candidate, base: str) -> None:
-        """Signal a new local candidate gathered from the local address ``base``."""
+    def _emit_candidate(self, candidate: Candidate, base: str) -> Candidate:
+        """Signal a new local candidate gathered from the local address ``base``; returns
+        the candidate as signalled."""
         if self._responder is not None:
             candidate = self._hide_address(candidate, self._responder)
         self._local.append((candidate, base))
+        self._announced.add(_cand_key(candidate))
         if self.on_candidate is not None:
             self._call(self.on_candidate, candidate)
+        return candidate
 
     def _hide_address(self, candidate: Candidate, responder: MdnsResponder) -> Candidate:
         """The candidate as signalled when publishing: host IPs replaced by mDNS names, and
@@ -422,28 +433,86 @@ class IceTransport:
                     self._responder = None
             addrs = self.addresses if self.addresses is not None else enumerate_addresses()
             usable = usable_addresses(addrs, include_loopback=self.include_loopback, ipv6=self.ipv6)
+            self._announced.clear()
+            existing: list[_Socket] = []
+            relays: list[Relay] = []
             if self._sockets:
-                # A new gathering after a restart: the candidates of addresses still present
-                # are announced again for the new ufrag (same sockets, so the old selected
-                # pair keeps working), and addresses that appeared since get new sockets.
+                # A new gathering after a restart. Host candidates of addresses still present
+                # are announced again at once for the new ufrag (same sockets, so the old
+                # selected pair keeps working) and addresses that appeared since get new
+                # sockets. Server-reflexive and relayed candidates are not replayed blindly:
+                # a NAT may have rebound since (issue 9), so every existing socket asks the
+                # STUN servers again and every TURN allocation is refreshed; the answers are
+                # trickled as they come (the same candidate again while the mapping holds).
                 still = {ia.address for ia in usable}
                 for cand, base in list(self._local):
-                    if base in still and self.on_candidate is not None:
-                        self._call(self.on_candidate, cand)
+                    if base in still and cand.type == "host":
+                        self._announce_again(cand)
+                existing = [
+                    s
+                    for s in self._sockets.values()
+                    if s.open and s.candidate is not None and s.candidate.host in still
+                ]
                 known = {s.candidate.host for s in self._sockets.values() if s.candidate}
                 usable = [ia for ia in usable if ia.address not in known]
+                relays = [r for r in self._relays.values() if r.local_host in still]
             sockets = await self._gather_host(usable, len(self._sockets))
             # Every server is asked at once, each bounded by ``stun_timeout``, so a dead one
             # delays nothing else. TURN servers answer Binding requests too (TURN is a STUN
             # usage), which gives server-reflexive candidates.
-            if self._servers and sockets:
-                await asyncio.gather(*(self._gather_server(s, sockets) for s in self._servers))
+            jobs = [self._refresh_relay(r) for r in relays]
+            if self._servers and (sockets or existing):
+                jobs += [self._gather_server(s, sockets, existing) for s in self._servers]
+            if jobs:
+                await asyncio.gather(*jobs)
+            if existing or relays:
+                # Mappings that did not come back in this gathering are stale: not offered
+                # again (nor listed) after this restart.
+                self._local = [
+                    (c, b)
+                    for c, b in self._local
+                    if c.type not in ("srflx", "relay") or _cand_key(c) in self._announced
+                ]
             self._agent.local_candidates_complete()
             self._pump()
         finally:
             self._set_gathering_state("complete")
             if self.on_candidate is not None:
                 self._call(self.on_candidate, None)
+
+    def _announce_again(self, cand: Candidate) -> None:
+        """Signal an already gathered candidate again (a restart's new generation)."""
+        key = _cand_key(cand)
+        if key in self._announced:
+            return
+        self._announced.add(key)
+        if self.on_candidate is not None:
+            self._call(self.on_candidate, cand)
+
+    async def _refresh_relay(self, relay: Relay) -> None:
+        """On a restart: keep a TURN allocation that still answers a Refresh, else allocate
+        again from the same address (the server answers 437 Allocation Mismatch to a rebound
+        NAT's new 5-tuple) and signal the new relayed candidate."""
+        alive = await relay.check(self.stun_timeout)
+        if self._closed:
+            return
+        if alive is not False and relay.candidate is not None:
+            # Alive, or no answer in time (unknown): offered again as it is.
+            self._announce_again(relay.candidate)
+            return
+        self._relays.pop(relay.key, None)
+        relay.close()
+        sock = next(
+            (
+                s
+                for s in self._sockets.values()
+                if s.open and s.candidate is not None and s.candidate.host == relay.local_host
+            ),
+            None,
+        )
+        if sock is not None:
+            logger.debug("TURN allocation on %s lost: allocating again", relay.server.display)
+            await self._gather_relay(relay.server, relay.server_addr, sock)
 
     async def _gather_host(self, usable: list[InterfaceAddress], first: int) -> list[_Socket]:
         """Host candidates on ``usable`` addresses (ranked from ``first``); the new sockets."""
@@ -524,14 +593,17 @@ class IceTransport:
             out.setdefault(version, (normalize_host(str(sockaddr[0])), int(sockaddr[1])))
         return out
 
-    async def _gather_server(self, server: ServerUrl, sockets: list[_Socket]) -> None:
-        """Server-reflexive and relayed candidates from one server, from every local address."""
+    async def _gather_server(
+        self, server: ServerUrl, sockets: list[_Socket], existing: list[_Socket] | None = None
+    ) -> None:
+        """Server-reflexive and relayed candidates from one server, from every new local
+        address (``sockets``); on a restart, server-reflexive ones again from ``existing``."""
         addrs = await self._resolve_server(server)
         if not addrs:
             self._candidate_error(server, 701, f"cannot resolve {server.host}")
             return
         jobs = []
-        for sock in sockets:
+        for sock in [*sockets, *(existing or ())]:
             addr = addrs.get(sock.family)
             base = sock.candidate
             # Loopback sockets cannot reach a remote server and vice versa: nothing to try.
@@ -544,7 +616,7 @@ class IceTransport:
                 and server.transport == "udp"
             ):
                 jobs.append(self._gather_srflx(server, addr, sock))
-            if server.scheme in ("turn", "turns"):
+            if server.scheme in ("turn", "turns") and sock in sockets:
                 jobs.append(self._gather_relay(server, addr, sock))
         if jobs:
             await asyncio.gather(*jobs)
@@ -558,15 +630,25 @@ class IceTransport:
         except TimeoutError:
             logger.debug("STUN server %s did not answer from %s", server.text, base.host)
             self._candidate_error(server, 701, "STUN binding request timed out", sock)
+            # On a restart: the mapping is unknown, so what this socket had is offered again.
+            for old, _ in list(self._local):
+                if old.type == "srflx" and sock.srflx.get(server.text) == _cand_key(old):
+                    self._announce_again(old)
             return
         if mapped is None or self._closed:
             return
         cand = srflx_candidate(mapped, base, sock.local_pref, server.text)
-        if cand is None or any(
-            c.type == "srflx" and c.host == cand.host and c.port == cand.port
-            for c, _ in self._local
-        ):
+        if cand is None:
             return
+        key = _cand_key(cand)
+        sock.srflx[server.text] = key
+        if key in self._announced:
+            return  # another server gave the same mapping
+        for known, _ in self._local:
+            if known.type == "srflx" and _cand_key(known) == key:
+                # The mapping still holds (a restart): the same candidate again.
+                self._announce_again(known)
+                return
         self._agent.add_local_candidate(cand, sock.key)
         self._emit_candidate(cand, base.host)
         self._pump()
@@ -605,7 +687,7 @@ class IceTransport:
         for remote in self._agent.remote_candidates:
             relay.permit(remote.host)
         self._agent.add_local_candidate(cand, key)
-        self._emit_candidate(cand, base.host)
+        relay.candidate = self._emit_candidate(cand, base.host)
         self._pump()
 
     def _on_packet(self, data: bytes, key: int, peer: Address) -> None:

@@ -25,9 +25,11 @@ import ssl
 from collections.abc import Callable
 
 from rtcpeer.ice.gather import ServerUrl
+from rtcpeer.sdp.candidate import Candidate
 from rtcpeer.stun.turn_client import (
     AllocationFailed,
     AllocationLost,
+    AllocationRefreshed,
     AllocationSucceeded,
     TurnClient,
 )
@@ -131,6 +133,9 @@ class Relay:
         self._stream: _StreamProtocol | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._result: asyncio.Future[None] | None = None
+        # The relayed candidate as signalled (set by the ICE transport).
+        self.candidate: Candidate | None = None
+        self._check: asyncio.Future[bool] | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -156,6 +161,34 @@ class Relay:
             raise
         assert self.relayed is not None
         return self.relayed, self.mapped
+
+    async def check(self, timeout: float) -> bool | None:
+        """Refresh the allocation now (an ICE restart): True when the server still knows it,
+        False when it is lost (e.g. 437 Allocation Mismatch after a NAT rebinding gave us a
+        new 5-tuple, or the connection to the server closed), None without an answer within
+        ``timeout`` seconds."""
+        if not self.open or self.client.state != "allocated":
+            return False
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._check = fut
+        state = self.client.state
+        now = self._time()
+        # TurnClient has no public "refresh now": its refresh timer is brought forward.
+        self.client._refresh_at = now
+        self.client.timeout(now)
+        self._after()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            if self.client.state != state or not self.open:
+                return False
+            # Still waiting for the answer: unknown. An error answer other than 437 (the
+            # client then retries later, without an event) means the server lost us.
+            pending = any(tx.kind == "refresh" for tx in self.client._tx.values())
+            return None if pending else False
+        finally:
+            self._check = None
 
     async def _connect(self) -> None:
         loop = self._loop
@@ -210,12 +243,18 @@ class Relay:
         if self._result is not None and not self._result.done():
             self._result.set_exception(RelayError(701, "TURN allocation closed"))
             self._result.exception()  # retrieved: nobody may be waiting any more
+        self._checked(False)
+
+    def _checked(self, alive: bool) -> None:
+        if self._check is not None and not self._check.done():
+            self._check.set_result(alive)
 
     def connection_lost(self) -> None:
         self._stream = None
         if self.open:
             logger.debug("TURN connection to %s lost", self.server.display)
             self.open = False
+            self._checked(False)
             self._on_change()
 
     # ------------------------------------------------------------------ data
@@ -277,6 +316,8 @@ class Relay:
                 self.mapped = ev.mapped_address
                 if self._result is not None and not self._result.done():
                     self._result.set_result(None)
+            elif isinstance(ev, AllocationRefreshed):
+                self._checked(True)
             elif isinstance(ev, AllocationFailed | AllocationLost):
                 # Code 0 is a transaction timeout: W3C's 701 (server not reachable).
                 err = RelayError(ev.code or 701, ev.reason)
@@ -285,4 +326,11 @@ class Relay:
                 elif self.open:
                     # A lost allocation (refresh failed): the candidate is dead.
                     self.open = False
+                    self._checked(False)
                     self._on_change()
+        if self._check is not None and not any(
+            tx.kind == "refresh" for tx in self.client._tx.values()
+        ):
+            # The forced refresh got an error answer other than 437 (the client just retries
+            # later, without an event): the server no longer knows this 5-tuple.
+            self._checked(False)

@@ -317,6 +317,9 @@ class AssociationBase:
         self._errors = 0
         self._adv_ack = -1
         self._fwd_needed = False
+        # Counters for tests and benchmarks (never read by the protocol).
+        self.fast_retransmits = 0  # chunks queued by fast retransmit or a probe timeout
+        self.t3_expirations = 0  # T3-rtx timeouts with data outstanding
 
         # Receiver.
         self._cum_in = -1  # unwrapped: highest TSN received in sequence

@@ -355,7 +355,7 @@ class DataChannelCore:
                 f"{self.max_buffered_amount}"
             )
         self._send(ch, ppid, payload)
-        ch.last_buffered = self.association.buffered_amount(id)
+        ch.last_buffered = queued + len(payload)  # what association.send just queued
 
     def close(self, id: int) -> None:
         """Start closing: reset our outgoing stream once queued data is sent (RFC 8831 6.7)."""

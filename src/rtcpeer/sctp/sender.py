@@ -214,6 +214,7 @@ class SenderMixin(AssociationBase):
             return
         self._rto = min(self._rto * 2, self.rto_max)
         if pending:
+            self.t3_expirations += 1
             self._ssthresh = max(self._cwnd // 2, 4 * self.mtu)
             self._cwnd = self.mtu
             self._pba = 0
@@ -359,6 +360,7 @@ class SenderMixin(AssociationBase):
     def _start_fast_rtx(self, c: _Out, now: float) -> None:
         """Fast retransmit (7.2.4): at most once per chunk, then the T3 timer takes over."""
         c.fast_rtx = True
+        self.fast_retransmits += 1
         if self._fast_recovery_exit is None:
             self._ssthresh = max(self._cwnd // 2, 4 * self.mtu)
             self._cwnd = self._ssthresh

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 import secrets
 import signal
@@ -104,7 +105,7 @@ async def _stop(obj: Any) -> None:
     if obj is None:
         return
     result = obj.close()
-    if asyncio.iscoroutine(result):
+    if inspect.isawaitable(result):
         await result
 
 

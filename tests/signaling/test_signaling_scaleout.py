@@ -118,7 +118,9 @@ async def test_room_limit_is_global_across_servers(redis_url: str) -> None:
 
 
 async def test_peers_of_a_dead_server_expire(redis_url: str) -> None:
-    s1, s2 = await two_servers_redis(redis_url, membership_ttl=0.6)
+    s1, s2 = await two_servers_redis(
+        redis_url, membership_ttl=1.5
+    )  # generous: refreshes may lag on a busy CI machine
     try:
         async with aiohttp.ClientSession() as http:
             alive = await http.ws_connect(f"{s1.ws_url}?room=ttl&peer=alive")
@@ -126,13 +128,13 @@ async def test_peers_of_a_dead_server_expire(redis_url: str) -> None:
             doomed = await http.ws_connect(f"{s2.ws_url}?room=ttl&peer=doomed")
             await recv(doomed)
             assert await recv(alive) == {"type": "joined", "peer": "doomed"}
-            await asyncio.sleep(0.8)  # refreshed: still there after one TTL
+            await asyncio.sleep(1.8)  # refreshed: still there after one TTL
             await no_message(alive)
             # Server 2 "dies": it stops refreshing and never says goodbye.
             refresher = s2.hub._refresher
             assert refresher is not None
             refresher.cancel()
-            assert await recv(alive, timeout=2.0) == {"type": "left", "peer": "doomed"}
+            assert await recv(alive, timeout=5.0) == {"type": "left", "peer": "doomed"}
             newcomer = await http.ws_connect(f"{s1.ws_url}?room=ttl&peer=new")
             assert (await recv(newcomer))["peers"] == ["alive"]
             await alive.close()

@@ -163,9 +163,7 @@ class RoomPeers:
     def _stop(self, peer: str) -> None:
         pc, negotiation = self.connections.pop(peer)
         negotiation.close()
-        result = pc.close()
-        if asyncio.iscoroutine(result):
-            asyncio.ensure_future(result)
+        pc.close()  # the teardown runs as a task; _stop is synchronous
         if self.on_gone is not None and not self._closed:
             self.on_gone(peer)
 
@@ -176,9 +174,7 @@ class RoomPeers:
         for peer in list(self.connections):
             pc, negotiation = self.connections.pop(peer)
             negotiation.close()
-            result = pc.close()
-            if asyncio.iscoroutine(result):
-                await result
+            await pc.close()
 
 
 # -- the demo's echo peer ---------------------------------------------------------------------

@@ -34,7 +34,8 @@ async def main() -> dict[str, Any]:
     out = {
         "expires_in_days": (cert.expires - time.time() * 1000) / 86400000,
         "fingerprints": fingerprints,
-        "in_sdp": f"a=fingerprint:{fingerprints[0]['algorithm']} {fingerprints[0]['value']}"
+        # SDP writes the fingerprint in upper case (RFC 8122); the W3C value is lower case.
+        "in_sdp": f"a=fingerprint:{fingerprints[0]['algorithm']} {fingerprints[0]['value'].upper()}"
         in offer.sdp,
         "configured": pc.getConfiguration()["certificates"] == [cert],
     }

@@ -366,7 +366,7 @@ class RTCPeerConnection(MediaMixin, EventTarget):
         return "active"
 
     def _local_params(self, ufrag: str, pwd: str, setup: str) -> LocalParams:
-        fps = [(fp["algorithm"], fp["value"]) for fp in self._certificate.getFingerprints()]
+        fps = [(fp["algorithm"], fp["value"].upper()) for fp in self._certificate.getFingerprints()]
         return LocalParams(ufrag, pwd, fps, setup, max_message_size=LOCAL_MAX_MESSAGE_SIZE)
 
     def _write(self, model: LocalDesc, with_candidates: bool = True) -> str:

@@ -172,7 +172,7 @@ async def test_media_layer_with_chromium(codec: str, loss: float) -> None:
     playwright = pytest.importorskip("playwright.async_api")
     loop = asyncio.get_running_loop()
     cert = RTCCertificate.generate()
-    fingerprint = cert.getFingerprints()[0]["value"]
+    fingerprint = cert.getFingerprints()[0]["value"].upper()
     ice = IceTransport(controlling=True, include_loopback=True, ipv6=False)
     await ice.gather()
     video = next(c for c in VIDEO_CODECS if c.name == codec)

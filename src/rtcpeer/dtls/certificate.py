@@ -125,11 +125,14 @@ class RTCCertificate:
         return self.certificate.not_valid_after_utc.timestamp() * 1000.0
 
     def getFingerprints(self) -> list[RTCDtlsFingerprint]:
-        """The certificate's fingerprints (sha-256), as W3C ``RTCDtlsFingerprint`` dicts."""
+        """The certificate's fingerprints (sha-256), as W3C ``RTCDtlsFingerprint`` dicts.
+
+        The value is lower-case hex as the W3C specifies and browsers return; SDP's
+        a=fingerprint (RFC 8122) writes the same value in upper case.
+        """
         if self._fingerprints is None:
-            self._fingerprints = [
-                {"algorithm": "sha-256", "value": certificate_fingerprint(self._der, "sha-256")}
-            ]
+            value = certificate_fingerprint(self._der, "sha-256").lower()
+            self._fingerprints = [{"algorithm": "sha-256", "value": value}]
         return [dict(fp) for fp in self._fingerprints]
 
     @classmethod

@@ -51,12 +51,12 @@ def collect_stats(pc: RTCPeerConnection) -> dict[str, dict[str, Any]]:
     }
     cert = pc._certificate
     fp = cert.getFingerprints()[0]
-    cert_id = "CF" + fp["value"]
+    cert_id = "CF" + fp["value"].upper()
     report[cert_id] = {
         "id": cert_id,
         "type": "certificate",
         "timestamp": ts,
-        "fingerprint": fp["value"],
+        "fingerprint": fp["value"].upper(),
         "fingerprintAlgorithm": fp["algorithm"],
         "base64Certificate": base64.b64encode(cert.der).decode("ascii"),
     }

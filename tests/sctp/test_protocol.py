@@ -377,3 +377,53 @@ def test_single_data_chunk_fast_path_edges() -> None:
     b.receive(from_peer(b, raw2), p.clock.now)
     assert b.events() == [DataReceived(0, 51, b"six")]
     assert b.state is AssociationState.ESTABLISHED
+
+
+def test_loss_counters() -> None:
+    p = established()
+    a = p.a
+    assert a.fast_retransmits == a.t3_expirations == 0
+    for i in range(6):
+        a.send(0, 53, bytes([i]) * 1000)
+    pkts = a.packets_to_send()
+    assert len(pkts) >= 4
+    # The first packet is lost; the rest arrive and their SACKs report the hole.
+    for pkt in pkts[1:]:
+        p.b.receive(pkt, p.clock.now)
+        for sack in p.b.packets_to_send():
+            a.receive(sack, p.clock.now)
+    lost = [c for c in chunks_of(pkts[0]) if isinstance(c, DataChunk)]
+    assert a.fast_retransmits == len(lost) and a.t3_expirations == 0
+    a.packets_to_send()  # the fast retransmission, lost as well
+    t3 = a._t3_at
+    assert t3 is not None
+    a.timeout(t3)
+    assert a.t3_expirations == 1
+
+
+_KNOWN = {5, 6, 7, 8, 9, 11, 12, 0x8008, 0xC000}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 0xFFFF).filter(lambda t: t not in _KNOWN), st.binary(max_size=24)),
+        max_size=8,
+    )
+)
+def test_init_with_random_parameters_is_answered_with_the_right_reports(
+    params: list[tuple[int, bytes]],
+) -> None:
+    b = Association(False, rng=random.Random(3))
+    b.receive(from_peer(b, _init([Param(t, v) for t, v in params]), tag=0), 0.0)
+    (ack,) = all_chunks(b.packets_to_send())
+    assert isinstance(ack, InitAckChunk) and ack.param(ParamType.STATE_COOKIE)
+    expected = []
+    size = 0
+    for t, v in params:
+        if t & 0x4000 and size + 4 + len(v) <= 512:
+            expected.append(encode_params([Param(t, v)]))
+            size += (4 + len(v) + 3) & ~3
+        if not t & 0x8000:
+            break
+    assert [p.value for p in ack.params if p.type == ParamType.UNRECOGNIZED] == expected

@@ -10,6 +10,9 @@ This is the thin shell around :class:`rtcpeer.ice.agent.IceAgent` (see docs/inte
   delays nothing else; failures are reported like the W3C icecandidateerror event;
 - mDNS ``.local`` remote candidates resolved before use and dropped when unresolvable, and
   optionally our host addresses published under random ``.local`` names (RFC 8828);
+- an ICE restart's gathering re-announces host candidates at once and asks every STUN/TURN
+  server again from the existing sockets: a NAT that rebound yields a new srflx candidate
+  and a TURN allocation the server lost (437) is made again (issue 9);
 - iceTransportPolicy "relay" (W3C webrtc-pc 4.2.1) keeps only relayed local candidates;
 - one timer per transport, set from the agent's and the TURN clients' ``next_timeout()``;
 - the hot path: a datagram whose first byte is above 3 (not STUN, RFC 7983) goes from the
@@ -455,7 +458,12 @@ class IceTransport:
                 ]
                 known = {s.candidate.host for s in self._sockets.values() if s.candidate}
                 usable = [ia for ia in usable if ia.address not in known]
-                relays = [r for r in self._relays.values() if r.local_host in still]
+                # (An allocation still being made, without a candidate yet, is left alone.)
+                relays = [
+                    r
+                    for r in self._relays.values()
+                    if r.local_host in still and r.candidate is not None
+                ]
             sockets = await self._gather_host(usable, len(self._sockets))
             # Every server is asked at once, each bounded by ``stun_timeout``, so a dead one
             # delays nothing else. TURN servers answer Binding requests too (TURN is a STUN

@@ -83,7 +83,7 @@ class _OutMsg:
         self,
         sid: int,
         ppid: int,
-        data: memoryview,
+        data: bytes,
         unordered: bool,
         max_rtx: int | None,
         expires: float | None,
@@ -122,7 +122,9 @@ class _Out:
         "fsn",
     )
 
-    def __init__(self, tsn: int, flags: int, msg: _OutMsg, data: memoryview, now: float) -> None:
+    def __init__(
+        self, tsn: int, flags: int, msg: _OutMsg, data: bytes | memoryview, now: float
+    ) -> None:
         self.tsn = tsn
         self.fsn = 0  # I-DATA fragment sequence number
         self.flags = flags

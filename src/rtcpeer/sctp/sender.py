@@ -47,6 +47,7 @@ def _tsn_of(c: _Out) -> int:
     return c.tsn
 
 
+_QUEUEING_STATES = frozenset({_S.ESTABLISHED, _S.COOKIE_WAIT, _S.COOKIE_ECHOED, _S.CLOSED})
 _PTO_MIN = 0.01  # seconds: the probe timeout's floor (RFC 8985 7.2 uses 10 ms as well)
 _MAX_PROBES = 2  # probes without progress before T3 is left to recover
 
@@ -71,19 +72,21 @@ class SenderMixin(AssociationBase):
         what we *receive*; the peer's limit is the caller's business (DataChannelCore checks
         a=max-message-size).
         """
+        state = self.state
         if (
             self._dead
             or self._shutdown_requested
-            or self.state not in (_S.ESTABLISHED, _S.COOKIE_WAIT, _S.COOKIE_ECHOED, _S.CLOSED)
+            or (state is not _S.ESTABLISHED and state not in _QUEUEING_STATES)
         ):
             raise InvalidStateError(f"cannot send on an association in state {self.state.value}")
-        view = memoryview(data if isinstance(data, bytes) else bytes(data))
-        size = len(view)
+        if type(data) is not bytes:
+            data = bytes(data)  # the caller may reuse its buffer: keep our own copy
+        size = len(data)
         if not size:
             raise ValueError("SCTP cannot carry an empty message (use the empty-message PPIDs)")
         if not 0 <= stream_id <= 0xFFFF:
             raise ValueError(f"stream id {stream_id} out of range")
-        if stream_id in self._resetting:
+        if self._resetting and stream_id in self._resetting:
             raise InvalidStateError(f"stream {stream_id} is being reset")
         if self._queued_bytes + size > self.max_send_buffer:
             raise OperationError(
@@ -93,13 +96,14 @@ class SenderMixin(AssociationBase):
         if now is not None:
             self._now = now
         expires = None if max_lifetime is None else self._now + max_lifetime
-        msg = _OutMsg(stream_id, ppid, view, not ordered, max_retransmits, expires)
+        msg = _OutMsg(stream_id, ppid, data, not ordered, max_retransmits, expires)
         q = self._out_streams.get(stream_id)
         if q is None:
             q = self._out_streams[stream_id] = deque()
             self._rr.append(stream_id)
         q.append(msg)
-        self._buffered[stream_id] = self._buffered.get(stream_id, 0) + size
+        buffered = self._buffered
+        buffered[stream_id] = buffered.get(stream_id, 0) + size
         self._queued_bytes += size
 
     def buffered_amount(self, stream_id: int) -> int:
@@ -581,7 +585,9 @@ class SenderMixin(AssociationBase):
                         self._tail_immediate = True
                     else:
                         self._tail_immediate = False
-                    frag = msg.data[off : off + n]
+                    # A whole message is the caller's bytes object itself (no copy); only
+                    # fragments of a larger one are views into it.
+                    frag = msg.data if n == total else memoryview(msg.data)[off : off + n]
                     c = _Out(next_tsn, flags, msg, frag, now)
                     if idata:
                         fsn = msg.fsn

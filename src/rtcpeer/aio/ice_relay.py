@@ -174,9 +174,7 @@ class Relay:
         self._check = fut
         state = self.client.state
         now = self._time()
-        # TurnClient has no public "refresh now": its refresh timer is brought forward.
-        self.client._refresh_at = now
-        self.client.timeout(now)
+        self.client.refresh(now)
         self._after()
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
@@ -185,8 +183,7 @@ class Relay:
                 return False
             # Still waiting for the answer: unknown. An error answer other than 437 (the
             # client then retries later, without an event) means the server lost us.
-            pending = any(tx.kind == "refresh" for tx in self.client._tx.values())
-            return None if pending else False
+            return None if self.client.refresh_pending else False
         finally:
             self._check = None
 
@@ -328,9 +325,7 @@ class Relay:
                     self.open = False
                     self._checked(False)
                     self._on_change()
-        if self._check is not None and not any(
-            tx.kind == "refresh" for tx in self.client._tx.values()
-        ):
+        if self._check is not None and not self.client.refresh_pending:
             # The forced refresh got an error answer other than 437 (the client just retries
             # later, without an event): the server no longer knows this 5-tuple.
             self._checked(False)

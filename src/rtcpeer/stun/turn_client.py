@@ -362,6 +362,19 @@ class TurnClient:
             self._send_channel_bind(ch, now)
         return number
 
+    def refresh(self, now: float) -> None:
+        """Send a Refresh for the allocation now (e.g. to check it is still alive after an ICE
+        restart); the answer arrives as usual, a lost allocation as ``AllocationLost``."""
+        if self.state != "allocated" or self.refresh_pending:
+            return
+        self._refresh_at = now
+        self.timeout(now)
+
+    @property
+    def refresh_pending(self) -> bool:
+        """True while a Refresh request is waiting for its answer."""
+        return any(tx.kind == "refresh" for tx in self._tx.values())
+
     def close(self, now: float) -> None:
         """Deallocate (Refresh with LIFETIME 0)."""
         if self.state in ("closing", "closed"):

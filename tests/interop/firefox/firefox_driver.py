@@ -146,16 +146,17 @@ class Marionette:
             await self.writer.wait_closed()
 
 
-def write_profile(directory: str, port: int) -> None:
-    prefs = dict(PREFS, **{"marionette.port": port})
+def write_profile(directory: str, port: int, extra: dict[str, Any] | None = None) -> None:
+    prefs = {**PREFS, **(extra or {}), "marionette.port": port}
     with open(os.path.join(directory, "user.js"), "w", encoding="utf-8") as f:
         for key, value in prefs.items():
             f.write(f"user_pref({json.dumps(key)}, {json.dumps(value)});\n")
 
 
 @contextlib.asynccontextmanager
-async def firefox() -> AsyncIterator[Marionette]:
-    """Start headless Firefox with a fresh profile; yield a Marionette session in one tab."""
+async def firefox(prefs: dict[str, Any] | None = None) -> AsyncIterator[Marionette]:
+    """Start headless Firefox with a fresh profile (PREFS updated by ``prefs``); yield a
+    Marionette session in its one tab."""
     if not os.path.exists(FIREFOX):
         raise FileNotFoundError(
             f"{FIREFOX} not found: install Debian's firefox-esr "
@@ -163,7 +164,7 @@ async def firefox() -> AsyncIterator[Marionette]:
         )
     with tempfile.TemporaryDirectory(prefix="rtcpeer-firefox-") as profile:
         port = free_port()
-        write_profile(profile, port)
+        write_profile(profile, port, prefs)
         env = dict(os.environ, MOZ_HEADLESS="1", MOZ_CRASHREPORTER_DISABLE="1")
         env.pop("DISPLAY", None)
         proc = await asyncio.create_subprocess_exec(

@@ -22,7 +22,7 @@ from rtcpeer import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from rtcpeer.sdp.candidate import RTCIceCandidate
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples"))
-from perfect_negotiation import PerfectNegotiation  # noqa: E402
+from perfect_negotiation import PerfectNegotiation
 
 HERE = os.path.dirname(__file__)
 PAGE = open(os.path.join(HERE, "firefox_page.html"), encoding="utf-8").read()
@@ -37,7 +37,7 @@ class Browser:
 
 
 @contextlib.asynccontextmanager
-async def browser() -> AsyncIterator[Browser]:
+async def browser(prefs: dict[str, Any] | None = None) -> AsyncIterator[Browser]:
     app = web.Application()
 
     async def page(request: web.Request) -> web.Response:
@@ -50,7 +50,7 @@ async def browser() -> AsyncIterator[Browser]:
     await site.start()
     port = runner.addresses[0][1]
     try:
-        async with firefox() as m:
+        async with firefox(prefs) as m:
             yield Browser(m, f"http://127.0.0.1:{port}/")
     finally:
         await runner.cleanup()

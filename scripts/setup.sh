@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium redis-server coturn iproute2 iptables openssl ca-certificates)
+APT_PACKAGES=(chromium firefox-esr redis-server coturn iproute2 iptables openssl ca-certificates)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${APT_PACKAGES[@]}"; do

@@ -83,6 +83,9 @@ async def resolve(
     except OSError as exc:
         logger.debug("mDNS unavailable: %s", exc)
         return None
+    # Some responders (Firefox's) ignore legacy unicast and answer by multicast to port 5353:
+    # listen there too, sharing the port with any system responder.
+    listener = await _multicast_listener(loop, group, lambda: _QueryProtocol(name, query_id, done))
     try:
         deadline = loop.time() + timeout
         while not done.done():
@@ -101,6 +104,30 @@ async def resolve(
         return done.result()
     finally:
         transport.close()
+        if listener is not None:
+            listener.close()
+
+
+async def _multicast_listener(
+    loop: asyncio.AbstractEventLoop,
+    group: tuple[str, int],
+    factory: Callable[[], asyncio.DatagramProtocol],
+) -> asyncio.DatagramTransport | None:
+    """A socket on the group's port joined to the group, or None where that is not possible."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("0.0.0.0", group[1]))
+        mreq = socket.inet_aton(group[0]) + socket.inet_aton("0.0.0.0")
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        transport, _ = await loop.create_datagram_endpoint(factory, sock=sock)
+    except OSError as exc:
+        sock.close()
+        logger.debug("mDNS multicast listener unavailable: %s", exc)
+        return None
+    return transport
 
 
 _TYPE_ANY = 255

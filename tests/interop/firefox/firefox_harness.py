@@ -82,6 +82,8 @@ class Session:
         self.pc = pc
         self.to_page: asyncio.Queue[str] = asyncio.Queue()
         self.to_py: asyncio.Queue[str] = asyncio.Queue()
+        self.open = asyncio.Event()
+        self.open.set()
         self.candidates_sent = 0
         self.candidates_received = 0
         self.from_firefox: list[dict[str, Any]] = []
@@ -102,6 +104,7 @@ class Session:
     async def _pump_to_page(self) -> None:
         while True:
             text = await self.to_page.get()
+            await self.open.wait()
             await self.m.execute("window.onSignal(arguments[0])", text)
 
     async def _poll_page(self) -> None:
@@ -113,11 +116,19 @@ class Session:
     async def _pump_to_py(self) -> None:
         while True:
             text = await self.to_py.get()
+            await self.open.wait()
             msg = _decode(text)
             if msg.get("candidate"):
                 self.candidates_received += 1
             self.from_firefox.append(msg)
             await self.negotiator.on_message(msg)
+
+    def hold(self) -> None:
+        """Stop signaling both ways (messages queue up) until release(): forces glare."""
+        self.open.clear()
+
+    def release(self) -> None:
+        self.open.set()
 
     async def js(self, body: str, *args: Any) -> Any:
         """Run a function body in the page (``return ...``; ``arguments[i]``)."""
@@ -149,9 +160,9 @@ class Session:
         for task in self.tasks:
             with contextlib.suppress(BaseException):
                 await task
-        task = self.pc.close()
-        if task is not None:
-            await task
+        closing = self.pc.close()
+        if closing is not None:
+            await closing
         with contextlib.suppress(Exception):
             await self.js("window.closePc()")
 

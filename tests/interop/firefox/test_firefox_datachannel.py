@@ -13,6 +13,7 @@ import pytest_asyncio
 from firefox_harness import Browser, browser, session
 
 from rtcpeer import RTCDataChannel
+from rtcpeer.peerconnection import LOCAL_MAX_MESSAGE_SIZE
 
 pytestmark = [pytest.mark.interop, pytest.mark.asyncio(loop_scope="module")]
 
@@ -98,12 +99,37 @@ async def test_firefox_offers(ff: Browser) -> None:
         assert s.candidates_sent >= 1 and s.candidates_received >= 1
 
 
+@pytest.mark.parametrize("python_polite", [True, False])
+async def test_glare(ff: Browser, python_polite: bool) -> None:
+    async with session(ff, python_polite=python_polite) as s:
+        s.hold()
+        mine = s.pc.createDataChannel("echo-py")
+        await s.js("window.createChannel('from-firefox')")
+        await wait_until(lambda: s.pc.signalingState == "have-local-offer")
+        await s.wait_js("return window.state().signaling == 'have-local-offer'")
+        s.release()  # both offers cross: glare, resolved by the polite side's rollback
+        await opened(mine)
+        await wait_until(lambda: "from-firefox" in s.channels)
+        await opened(s.channels["from-firefox"])
+        await echo_round_trip(mine, ["after glare"])
+        s.channels["from-firefox"].send("to firefox")
+        await s.wait_js("return window.received['from-firefox'].length == 1")
+        await wait_until(lambda: s.pc.signalingState == "stable")
+        errors = [e for e in await s.js("return window.events") if e.startswith("error")]
+        assert not errors, errors
+
+
 async def test_message_sizes(ff: Browser) -> None:
     async with session(ff, python_polite=False) as s:
         channel = s.pc.createDataChannel("echo-sizes")
         await opened(channel)
-        # Firefox announces a=max-message-size:1073741823; rtcpeer must accept its input up to it.
-        assert (await s.js("return window.maxMessageSize()")) >= 262144
+        # Each side honours the other's a=max-message-size: Firefox announces 1073741823,
+        # rtcpeer 262144 (LOCAL_MAX_MESSAGE_SIZE); Firefox refuses to send more than that.
+        assert await s.js("return window.maxMessageSize()") == LOCAL_MAX_MESSAGE_SIZE
+        assert s.pc.sctp is not None and s.pc.sctp.maxMessageSize >= 262144
+        too_big = "try { window.sendBytes('echo-sizes', arguments[0]); return 'sent'; }"
+        too_big += " catch (e) { return e.name; }"
+        assert await s.js(too_big, LOCAL_MAX_MESSAGE_SIZE + 1) == "TypeError"
         sizes = [1, 2, 1000, 1200, 16384, 65536, 100000, 262144]
         payloads: list[Any] = []
         for n in sizes:

@@ -10,4 +10,4 @@ echo "== ruff"
 echo "== mypy --strict src/"
 .venv/bin/mypy src
 echo "== pytest"
-.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" -p no:cacheprovider "$@"
+RTCPEER_REQUIRE_ALL=1 .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" -p no:cacheprovider "$@"

@@ -7,8 +7,10 @@ test pattern and a tone mid-call (addTrack reuses those transceivers, now sendre
 negotiationneeded fires and Python's re-offer is answered. "python-first": the other way
 round. Either way the page must decode Python's video (getStats framesDecoded) and Python the
 page's audio and video; in "python-first", 5 % of the video RTP is then dropped each way and
-must be repaired by NACK/RTX both ways. Last, web/call.html calls examples/video_call.py through the
-signaling server.
+must be repaired by NACK/RTX both ways. Both also check that every common codec is
+negotiated and the RFC 6464 audio level each way (getSynchronizationSources). Then
+web/call.html calls examples/video_call.py through the signaling server, and a Chromium
+re-offer with H.264 first (setCodecPreferences) switches both directions from VP8 mid-call.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ window.addMedia = async () => {
     { video: { width: 320, height: 240, frameRate: 30 }, audio: true });
   for (const t of stream.getTracks()) pc.addTrack(t, stream);
 };
+window.audioSources = () => pc.getReceivers()
+  .filter(r => r.track.kind === "audio")
+  .map(r => r.getSynchronizationSources().map(s => ({ level: s.audioLevel, ssrc: s.source })))
+  .flat();
 window.decoded = async () => {
   let n = 0;
   (await pc.getStats()).forEach(s => {
@@ -190,6 +196,20 @@ async def test_browser_and_python_exchange_media(python_first: bool) -> None:
             assert inbound["video"]["framesDecoded"] >= 30
             assert inbound["audio"]["packetsReceived"] > 0
             assert outbound["video"]["bytesSent"] > 0 and outbound["audio"]["packetsSent"] > 0
+            # Every common codec is negotiated (not only the one in use), both ways.
+            local, remote_sdp = pc.localDescription, pc.remoteDescription
+            assert local is not None and remote_sdp is not None
+            for sdp in (local.sdp, remote_sdp.sdp):
+                video_line = next(x for x in sdp.splitlines() if x.startswith("m=video"))
+                assert len(video_line.split()) > 5, video_line  # VP8 + rtx + more
+            # RFC 6464 audio level both ways: Chromium's in our getSynchronizationSources,
+            # ours (a loud tone) in Chromium's.
+            audio_rx = next(r for r in pc.getReceivers() if r.track.kind == "audio")
+            (source,) = audio_rx.getSynchronizationSources()
+            assert 0.0 <= source["audioLevel"] <= 1.0
+            assert isinstance(source["rtpTimestamp"], int) and source["timestamp"] > 0
+            browser_sources = await page.evaluate("() => window.audioSources()")
+            assert browser_sources and browser_sources[0]["level"] > 0.05, browser_sources
             errors = [e for e in await page.evaluate("() => window.events") if "error" in e]
             assert not errors, errors
         finally:
@@ -233,3 +253,95 @@ async def test_call_page_with_python_peer() -> None:
             await python
     finally:
         await server.close()
+
+
+SWITCH_SCRIPT = """<script>
+window.switchToH264 = async () => {
+  const caps = RTCRtpReceiver.getCapabilities("video").codecs;
+  const h264 = caps.filter(c => c.mimeType === "video/H264");
+  if (!h264.length) return false;
+  const video = pc.getTransceivers().find(t => t.receiver.track.kind === "video");
+  video.setCodecPreferences([...h264, ...caps.filter(c => c.mimeType !== "video/H264")]);
+  await pc.onnegotiationneeded();  // setCodecPreferences alone does not renegotiate
+  return true;
+};
+window.videoCodecs = async () => {
+  const stats = await pc.getStats();
+  const out = {};
+  stats.forEach(s => {
+    if ((s.type === "inbound-rtp" || s.type === "outbound-rtp") && s.kind === "video") {
+      const codec = stats.get(s.codecId);
+      out[s.type] = { codec: codec ? codec.mimeType : null, frames: s.framesDecoded || 0 };
+    }
+  });
+  return out;
+};
+</script>"""
+
+
+async def test_browser_reoffer_switches_the_codec_mid_call() -> None:
+    """Chromium re-offers with H.264 first (setCodecPreferences): Python's answer follows,
+    both sides switch from VP8 to H.264 and keep decoding each other's video."""
+    from rtcpeer.rtp.codecs.encoders import h264_encoder_available
+
+    if not h264_encoder_available():
+        pytest.skip("the installed FFmpeg has no H.264 encoder")
+    async with chromium(MEDIA_ARGS) as browser:
+        page = await browser.new_page()
+        holder: dict[str, Session] = {}
+        await page.expose_function("pySignal", lambda text: holder["s"].to_py.put_nowait(text))
+        await page.route(
+            "http://localhost/media.html",
+            lambda route: route.fulfill(
+                body=PAGE + MEDIA_SCRIPT + SWITCH_SCRIPT, content_type="text/html"
+            ),
+        )
+        await page.goto("http://localhost/media.html")
+        pc = RTCPeerConnection({"includeLoopback": True})
+        s = Session(page, pc, polite=True)
+        holder["s"] = s
+        frames: list[Any] = []
+        readers: list[asyncio.Task[None]] = []
+
+        async def read(track: Any) -> None:
+            while True:
+                frames.append(await track.recv())
+
+        def on_track(event: Any) -> None:
+            if event.track.kind == "video":
+                readers.append(asyncio.ensure_future(read(event.track)))
+
+        pc.addEventListener("track", on_track)
+        try:
+            await page.evaluate("() => { window.start(false); window.setupMedia(); }")
+            await page.evaluate("() => window.addMedia()")
+            await wait_until(lambda: len(frames) >= 10, 20)
+            pc.addTrack(VideoTestTrack(320, 240))
+            await browser_decodes(page, 10)
+            video = next(t for t in pc.getTransceivers() if t.kind == "video")
+            assert video.send_codec is not None and video.send_codec.name == "VP8"
+            base = await page.evaluate("() => window.decoded()")
+            if not await page.evaluate("() => window.switchToH264()"):
+                pytest.skip("this Chromium has no H.264")
+            await wait_until(
+                lambda: video.send_codec is not None and video.send_codec.name == "H264", 10
+            )
+            before = len(frames)
+            await wait_until(lambda: len(frames) >= before + 30, 20)
+            rt = pc._media._runtime[id(video)]
+            assert rt.rx_codec is not None and rt.rx_codec.name == "H264"
+            for _ in range(80):
+                codecs = await page.evaluate("() => window.videoCodecs()")
+                inbound = codecs.get("inbound-rtp", {})
+                if inbound.get("codec") == "video/H264" and inbound.get("frames", 0) >= base + 30:
+                    break
+                await asyncio.sleep(0.25)
+            assert codecs["inbound-rtp"]["codec"] == "video/H264", codecs
+            assert codecs["outbound-rtp"]["codec"] == "video/H264", codecs
+            assert codecs["inbound-rtp"]["frames"] >= base + 30, (base, codecs)
+            errors = [e for e in await page.evaluate("() => window.events") if "error" in e]
+            assert not errors, errors
+        finally:
+            for task in readers:
+                task.cancel()
+            await s.close()

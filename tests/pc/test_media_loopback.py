@@ -206,8 +206,8 @@ async def test_h264_by_codec_preference() -> None:
 
     caps = RTCRtpSender.getCapabilities("video")
     assert caps is not None
-    h264 = [c for c in caps["codecs"] if c["mimeType"] == "video/H264"]
-    if not h264:
+    h264 = [c for c in caps["codecs"] if c["mimeType"] in ("video/H264", "video/rtx")]
+    if len(h264) < 2:
         pytest.skip("the installed FFmpeg has no H.264 encoder")
     a, b = new_pc(), new_pc()
     trickle(a, b)

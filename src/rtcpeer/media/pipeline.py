@@ -11,9 +11,12 @@ at ``core.next_timeout()`` and send what ``core.packets_to_send()`` returns.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import logging
+import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +25,7 @@ from rtcpeer.rtp.codecs.encoders import Decoder, Encoder
 from rtcpeer.rtp.receiver import RemoteBye, RtpReceiverCore
 from rtcpeer.rtp.sender import BitrateChanged, KeyframeRequested, RtpSenderCore
 
-__all__ = ["RtpMediaReceiver", "RtpMediaSender"]
+__all__ = ["RtpMediaReceiver", "RtpMediaSender", "audio_level"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,13 @@ class RtpMediaSender:
         self._track_changed = asyncio.Event()
         self._force_keyframe = False
         self.frames_encoded = 0
+        # RTCRtpEncodingParameters (setParameters), see set_encoding().
+        self.active = True
+        self.scale_resolution_down_by = 1.0
+        self.max_framerate: float | None = None
+        self.max_bitrate: int | None = None
+        self._next_frame_time: float | None = None
+        self.frames_skipped = 0
 
     def start(self) -> None:
         if self._task is None:
@@ -61,6 +71,60 @@ class RtpMediaSender:
 
     def request_keyframe(self) -> None:
         self._force_keyframe = True
+
+    def set_encoding(
+        self,
+        *,
+        active: bool = True,
+        max_bitrate: int | None = None,
+        scale_resolution_down_by: float | None = None,
+        max_framerate: float | None = None,
+    ) -> None:
+        """Apply RTCRtpEncodingParameters (webrtc-pc 5.2 setParameters): ``active`` False
+        stops sending RTP (frames are still pulled and dropped; a key frame on resume),
+        ``max_bitrate`` caps the estimator and the encoder (reopened at once),
+        ``scale_resolution_down_by`` scales video frames before encoding and
+        ``max_framerate`` drops frames above that rate."""
+        if active and not self.active:
+            self._force_keyframe = True
+        self.active = active
+        if max_bitrate != self.max_bitrate:
+            self.max_bitrate = max_bitrate
+            self.core.set_max_bitrate(max_bitrate)
+            self._apply_events()
+            reopen = getattr(self.encoder, "request_reopen", None)
+            if reopen is not None:
+                reopen()
+        self.scale_resolution_down_by = max(1.0, float(scale_resolution_down_by or 1.0))
+        self.max_framerate = float(max_framerate) if max_framerate else None
+        self._next_frame_time = None
+
+    def _skip_for_framerate(self, frame: Any) -> bool:
+        rate = self.max_framerate
+        if rate is None:
+            return False
+        t = getattr(frame, "time", None)
+        if t is None:
+            t = self._now()
+        interval = 1.0 / rate
+        due = self._next_frame_time
+        if due is not None and t + 0.002 < due:
+            return True
+        # keep the cadence; after a gap (or a track change) restart it from this frame
+        self._next_frame_time = (
+            t + interval if due is None or t - due >= interval else due + interval
+        )
+        return False
+
+    def _encode(self, frame: Any, force: bool) -> list[tuple[bytes, int]]:
+        scale = self.scale_resolution_down_by
+        if scale > 1.0 and self.core.codec.kind == "video":
+            width = max(2, int(frame.width / scale) & ~1)
+            height = max(2, int(frame.height / scale) & ~1)
+            pts, time_base = frame.pts, frame.time_base
+            frame = frame.reformat(width=width, height=height, format="yuv420p")
+            frame.pts, frame.time_base = pts, time_base
+        return self.encoder.encode(frame, force)
 
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
@@ -108,12 +172,17 @@ class RtpMediaSender:
         while True:
             frame = await self._next_frame()
             self._apply_events()
+            if not self.active or self._skip_for_framerate(frame):
+                self.frames_skipped += 1
+                continue
             force, self._force_keyframe = self._force_keyframe, False
+            if self.core.sends_audio_level:
+                self.core.audio_level = audio_level(frame)
             try:
                 if self._threaded:
-                    encoded = await loop.run_in_executor(None, self.encoder.encode, frame, force)
+                    encoded = await loop.run_in_executor(None, self._encode, frame, force)
                 else:
-                    encoded = self.encoder.encode(frame, force)
+                    encoded = self._encode(frame, force)
             except Exception:
                 logger.exception("encoder failed; frame dropped")
                 continue
@@ -125,14 +194,18 @@ class RtpMediaSender:
             if packets:
                 self._send(packets)
 
-    async def stop(self) -> None:
-        """Stop the pump and send the core's BYE."""
+    async def stop(self, bye: bool = True) -> None:
+        """Stop the pump and send the core's BYE (not when a new core takes over the SSRC,
+        e.g. after a codec switch)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self._send([self.core.stop()])
+        if bye:
+            self._send([self.core.stop()])
+        else:
+            self.core.stopped = True
 
 
 class RtpMediaReceiver:
@@ -157,6 +230,21 @@ class RtpMediaReceiver:
         for event in self.core.events():
             if isinstance(event, RemoteBye):
                 self.track._end()
+
+
+def audio_level(frame: Any) -> int | None:
+    """RFC 6464 level of an s16 audio frame: -dBov of its RMS (0 loudest .. 127 silence)."""
+    fmt = frame.format.name
+    if fmt not in ("s16", "s16p"):
+        return None
+    samples = array.array("h", bytes(frame.planes[0]))
+    if not samples:
+        return 127
+    power = sum(map(operator.mul, samples, samples)) / len(samples)
+    if power <= 0:
+        return 127
+    dbov = 10.0 * math.log10(power / (32768.0 * 32768.0))
+    return min(127, max(0, round(-dbov)))
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

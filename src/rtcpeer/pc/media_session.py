@@ -40,10 +40,12 @@ from rtcpeer.pc.transceivers import (
     choose_codecs,
     choose_extensions,
     media_lines,
+    order_by_preferences,
     read_remote_media,
     reverse_direction,
 )
-from rtcpeer.rtp.packet import EXT_MID, EXT_TRANSPORT_CC
+from rtcpeer.rtp.codecs import HEADER_EXTENSIONS
+from rtcpeer.rtp.packet import EXT_AUDIO_LEVEL, EXT_MID, EXT_TRANSPORT_CC
 from rtcpeer.sdp.jsep import LocalSection, RemoteDescription, RemoteMedia
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from rtcpeer.media.pipeline import RtpMediaReceiver, RtpMediaSender
     from rtcpeer.peerconnection import RTCPeerConnection
     from rtcpeer.rtp.codecs import RtpCodec
+    from rtcpeer.rtp.receiver import RtpReceiverCore
     from rtcpeer.rtp.session import RtpSession
 
 __all__ = ["MediaController", "MediaMixin"]
@@ -82,6 +85,16 @@ def _rtcp_mux(m: RemoteMedia) -> bool:
     # RTP and RTCP share the one bundled transport (RFC 5761, RFC 8843 section 9.1); a section
     # that does not offer rtcp-mux cannot be carried and is rejected (rtcpMuxPolicy "require").
     return any(name == "rtcp-mux" for name, _ in m.attributes)
+
+
+def _apply_encoding(pump: RtpMediaSender, settings: dict[str, Any]) -> None:
+    """RTCRtpEncodingParameters -> the pump (degradationPreference/priority are kept only)."""
+    pump.set_encoding(
+        active=settings.get("active", True) is not False,
+        max_bitrate=settings.get("maxBitrate"),
+        scale_resolution_down_by=settings.get("scaleResolutionDownBy"),
+        max_framerate=settings.get("maxFramerate"),
+    )
 
 
 class _Runtime:
@@ -181,6 +194,21 @@ class MediaController:
         if rt is not None and rt.sender is not None:
             rt.sender.replace_track(sender.track)
 
+    def sender_parameters_changed(self, sender: RTCRtpSender) -> None:
+        """setParameters(): apply the encoding settings to the running pump, if any."""
+        transceiver = sender._transceiver
+        rt = self._runtime.get(id(transceiver)) if transceiver is not None else None
+        if rt is not None and rt.sender is not None:
+            _apply_encoding(rt.sender, sender._encoding_settings)
+
+    def receiver_core(self, transceiver: RTCRtpTransceiver) -> RtpReceiverCore | None:
+        rt = self._runtime.get(id(transceiver))
+        return rt.receiver.core if rt is not None and rt.receiver is not None else None
+
+    def clock_offset(self) -> float:
+        """Add to a core's ``now`` (the loop's monotonic clock) for Unix time in seconds."""
+        return self._clock_offset
+
     def stop_transceiver(self, transceiver: RTCRtpTransceiver) -> None:
         transceiver._current_direction = None
         self._stop_runtime(transceiver, end_track=True)
@@ -212,14 +240,22 @@ class MediaController:
 
     def _section_for(self, t: RTCRtpTransceiver, mid: str) -> LocalSection:
         codecs = t.offer_codecs()
-        extensions = t._extensions or {
-            uri: i
-            for uri, i in self.extension_ids.items()
-            if uri in DEFAULT_EXTENSION_IDS  # supported by both kinds
-        }
+        extensions = t._extensions or self._offer_extensions(t.kind)
         lines = media_lines(t, codecs, extensions, t._direction, self.cname)
         fmt = [str(c.payload_type) for c in codecs]
         return LocalSection(mid, t.kind, MEDIA_PROTO, fmt, lines=lines)
+
+    def _offer_extensions(self, kind: str) -> dict[str, int]:
+        """The extmaps of a new m= section: one id per URI on the BUNDLE transport; audio
+        adds the RFC 6464 audio level (a free id, kept for later offers)."""
+        ids = self.extension_ids
+        if kind == "audio" and EXT_AUDIO_LEVEL not in ids:
+            used = set(ids.values())
+            free = next((i for i in range(1, 15) if i not in used), None)
+            if free is not None:
+                ids[EXT_AUDIO_LEVEL] = free
+        supported = HEADER_EXTENSIONS.get(kind, ())
+        return {uri: i for uri, i in ids.items() if uri in supported}
 
     def offer_sections(self, sections: list[LocalSection]) -> None:
         """createOffer: refresh our m= sections and append one per new transceiver."""
@@ -283,6 +319,8 @@ class MediaController:
                 codecs = choose_codecs(local_codecs(t.kind), info.codecs)
             if not codecs:
                 continue
+            if t._preferences is not None:
+                codecs = order_by_preferences(codecs, t._preferences)
             extensions = choose_extensions(m.kind, info.extensions)
             direction = answer_direction(t._direction, info.direction)
             mid = sections[i].mid
@@ -379,7 +417,11 @@ class MediaController:
         if t._current_direction in ("sendrecv", "sendonly"):
             t._ever_sent = True
         if t._extensions:
-            self.extension_ids = dict(t._extensions)
+            # one mapping per BUNDLE transport: merge (an id the remote moved wins)
+            moved = {uri for uri, i in self.extension_ids.items() if i in t._extensions.values()}
+            for uri in moved:
+                del self.extension_ids[uri]
+            self.extension_ids.update(t._extensions)
 
     def _reject(self, t: RTCRtpTransceiver) -> None:
         t._stopping = True
@@ -479,9 +521,8 @@ class MediaController:
         self._start_senders()
 
     def _configure(self, t: RTCRtpTransceiver) -> None:
-        from rtcpeer.media.pipeline import RtpMediaReceiver, RtpMediaSender
-        from rtcpeer.rtp.codecs.encoders import decoder_for, encoder_for
-        from rtcpeer.rtp.receiver import RtpReceiverCore
+        from rtcpeer.media.pipeline import RtpMediaSender
+        from rtcpeer.rtp.codecs.encoders import encoder_for
         from rtcpeer.rtp.sender import RtpSenderCore
 
         session = self.session
@@ -499,25 +540,17 @@ class MediaController:
             self._rx_by_core.pop(id(rt.receiver.core), None)
             rt.receiver = None
         if recv and rt.receiver is None:
-            core = RtpReceiverCore(
-                codec,
-                rtx_payload_type=rtx_pt,
-                local_ssrc=t.sender._ssrc,
-                nack="nack" in codec.rtcp_feedback,
-                pli="nack pli" in codec.rtcp_feedback,
-            )
-            pts = [codec.payload_type] + ([rtx_pt] if rtx_pt is not None else [])
-            session.add_receiver(core, mid=t._mid, ssrcs=t._remote_ssrcs, payload_types=pts)
-            rt.receiver = RtpMediaReceiver(core, decoder_for(codec), t.receiver.track)
-            rt.rx_codec = codec
-            self._rx_by_core[id(core)] = rt.receiver
+            self._build_receiver(t, rt, codec)
         # Sending side.
+        previous: RtpSenderCore | None = None
         if rt.sender is not None and (not send or rt.codec != codec):
             old = rt.sender
             session.remove_sender(old.core)
             rt.sender = None
             rt.started = False
-            self._spawn(old.stop())
+            # A codec switch keeps the SSRC: no BYE, and the new core continues the sequence.
+            previous = old.core if send else None
+            self._spawn(old.stop(bye=not send))
         if send and rt.sender is None:
             score = RtpSenderCore(
                 codec,
@@ -532,9 +565,59 @@ class MediaController:
                 if EXT_TRANSPORT_CC in t._extensions
                 else None,
             )
+            if previous is not None:
+                score.sequence = previous.sequence
+                score.history.sequence = previous.history.sequence
+                score.timestamp_offset = previous.timestamp_offset
             session.add_sender(score)
             rt.sender = RtpMediaSender(t.sender.track, score, encoder_for(codec), self._send)
+            if t.sender._encoding_settings:
+                _apply_encoding(rt.sender, t.sender._encoding_settings)
             rt.codec = codec
+
+    def _build_receiver(self, t: RTCRtpTransceiver, rt: _Runtime, codec: RtpCodec) -> None:
+        from rtcpeer.media.pipeline import RtpMediaReceiver
+        from rtcpeer.rtp.codecs.encoders import decoder_for
+        from rtcpeer.rtp.receiver import RtpReceiverCore
+
+        session = self.session
+        assert session is not None
+        rtx_pt = t.rtx_payload_type(codec)
+        core = RtpReceiverCore(
+            codec,
+            ssrc=rt.receiver.core.ssrc if rt.receiver is not None else None,
+            rtx_payload_type=rtx_pt,
+            local_ssrc=t.sender._ssrc,
+            nack="nack" in codec.rtcp_feedback,
+            pli="nack pli" in codec.rtcp_feedback,
+            audio_level_id=t._extensions.get(EXT_AUDIO_LEVEL),
+        )
+        if rt.receiver is not None:
+            session.remove_receiver(rt.receiver.core)
+            self._rx_by_core.pop(id(rt.receiver.core), None)
+        # every negotiated payload type routes here (the remote may send any of them)
+        pts = [c.payload_type for c in t._codecs] or [codec.payload_type]
+        session.add_receiver(core, mid=t._mid, ssrcs=t._remote_ssrcs, payload_types=pts)
+        rt.receiver = RtpMediaReceiver(core, decoder_for(codec), t.receiver.track)
+        rt.rx_codec = codec
+        self._rx_by_core[id(core)] = rt.receiver
+
+    def _follow_payload_type(self, rx: RtpMediaReceiver) -> None:
+        """The remote sends another negotiated codec (RFC 3264 section 5.1 allows switching
+        among them without renegotiation): rebuild the receiver for it."""
+        pt = rx.core.other_payload_type
+        rx.core.other_payload_type = None
+        for t in self.transceivers:
+            rt = self._runtime.get(id(t))
+            if rt is None or rt.receiver is not rx:
+                continue
+            codec = next((c for c in t._codecs if c.payload_type == pt and c.name != "rtx"), None)
+            if codec is not None and self.session is not None:
+                try:
+                    self._build_receiver(t, rt, codec)
+                except Exception:  # a codec PyAV cannot decode: keep the old receiver
+                    logger.debug("cannot switch to payload type %s", pt, exc_info=True)
+            return
 
     def _start_senders(self) -> None:
         if not self._keyed or self._closed:
@@ -592,6 +675,9 @@ class MediaController:
             return
         if core is not None:
             rx = self._rx_by_core.get(id(core))
+            if rx is not None and core.other_payload_type is not None:
+                self._follow_payload_type(rx)
+                rx = None  # the packet that announced the switch is dropped
             if rx is not None:
                 try:
                     rx.feed(now)

@@ -22,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rtcpeer.errors import InvalidAccessError, InvalidModificationError, InvalidStateError
+from rtcpeer.errors import InvalidModificationError, InvalidStateError
 from rtcpeer.events import Event
 from rtcpeer.media.track import MediaStream, MediaStreamTrack, RemoteStreamTrack
 from rtcpeer.rtp.codecs import (
@@ -43,6 +44,7 @@ from rtcpeer.rtp.packet import EXT_ABS_SEND_TIME, EXT_MID, EXT_TRANSPORT_CC
 if TYPE_CHECKING:
     from rtcpeer.pc.media_session import MediaController
     from rtcpeer.pc.transports import RTCDtlsTransport
+    from rtcpeer.rtp.receiver import RtpReceiverCore
 
 __all__ = [
     "DEFAULT_EXTENSION_IDS",
@@ -157,6 +159,7 @@ class RTCRtpSender:
         self._msid_track = track.id if track is not None else str(uuid.uuid4())
         self._last_parameters: dict[str, Any] | None = None
         self._encoding_settings: dict[str, Any] = {}
+        self._degradation_preference: str | None = None  # kept, not acted on
 
     @property
     def track(self) -> MediaStreamTrack | None:
@@ -206,6 +209,8 @@ class RTCRtpSender:
             ],
             "rtcp": {"cname": self._controller.cname, "reducedSize": True},
         }
+        if self._degradation_preference is not None:
+            params["degradationPreference"] = self._degradation_preference
         self._last_parameters = copy.deepcopy(params)
         try:
             asyncio.get_running_loop().call_soon(self._forget_parameters, params["transactionId"])
@@ -247,13 +252,28 @@ class RTCRtpSender:
             scale = encoding.get("scaleResolutionDownBy")
             if scale is not None and (not isinstance(scale, (int, float)) or scale < 1.0):
                 raise ValueError("setParameters(): scaleResolutionDownBy must be >= 1.0")
+            rate = encoding.get("maxFramerate")
+            if rate is not None and (not isinstance(rate, (int, float)) or rate < 0):
+                raise ValueError("setParameters(): maxFramerate must be >= 0")
+            bitrate = encoding.get("maxBitrate")
+            if bitrate is not None and (not isinstance(bitrate, int) or bitrate <= 0):
+                raise ValueError("setParameters(): maxBitrate must be a positive integer")
             for key in SETTABLE_ENCODING_FIELDS:
                 if key in encoding and key != "active":
                     settings[key] = encoding[key]
             if encoding.get("active", True) is False:
                 settings["active"] = False
+        preference = parameters.get("degradationPreference")
+        if preference is not None and preference not in (
+            "maintain-framerate",
+            "maintain-resolution",
+            "balanced",
+        ):
+            raise TypeError(f"setParameters(): bad degradationPreference {preference!r}")
         self._last_parameters = None
         self._encoding_settings = settings
+        self._degradation_preference = preference
+        self._controller.sender_parameters_changed(self)
 
     @staticmethod
     def getCapabilities(kind: str) -> dict[str, Any] | None:
@@ -265,6 +285,14 @@ class RTCRtpSender:
 
     def __repr__(self) -> str:
         return f"<RTCRtpSender {self._kind} track={self._track!r}>"
+
+
+_SOURCE_WINDOW = 10.0  # seconds (webrtc-pc 5.3.1)
+
+
+def _linear_level(dbov: int) -> float:
+    """RFC 6464 -dBov to the W3C linear audioLevel (127 is silence: 0)."""
+    return 0.0 if dbov >= 127 else 10.0 ** (-dbov / 20.0)
 
 
 class RTCRtpReceiver:
@@ -294,6 +322,43 @@ class RTCRtpReceiver:
         transceiver = self._transceiver
         codecs = transceiver._codecs if transceiver is not None else []
         return {"codecs": [_codec_dict(c) for c in codecs]}
+
+    def getSynchronizationSources(self) -> list[dict[str, Any]]:
+        """webrtc-pc 5.3.1: the SSRC heard in the last 10 s (``source``, ``timestamp`` in ms
+        since the Unix epoch, ``rtpTimestamp``; ``audioLevel`` (0..1, linear) when the RFC 6464
+        extension is negotiated and the remote sends it)."""
+        core = self._core()
+        if core is None or core.ssrc is None or core.last_packet_time is None:
+            return []
+        if time.monotonic() - core.last_packet_time > _SOURCE_WINDOW:
+            return []
+        entry: dict[str, Any] = {
+            "timestamp": (core.last_packet_time + self._controller.clock_offset()) * 1000.0,
+            "source": core.ssrc,
+            "rtpTimestamp": core.last_rtp_timestamp,
+        }
+        if core.last_audio_level is not None:
+            entry["audioLevel"] = _linear_level(core.last_audio_level)
+        return [entry]
+
+    def getContributingSources(self) -> list[dict[str, Any]]:
+        """webrtc-pc 5.3.1: CSRCs (RFC 3550) of packets from the last 10 s, newest first."""
+        core = self._core()
+        if core is None:
+            return []
+        now = time.monotonic()
+        offset = self._controller.clock_offset()
+        out = [
+            {"timestamp": (t + offset) * 1000.0, "source": csrc, "rtpTimestamp": rtp_ts}
+            for csrc, (t, rtp_ts) in core.contributing_sources.items()
+            if now - t <= _SOURCE_WINDOW
+        ]
+        out.sort(key=lambda e: -float(e["timestamp"]))
+        return out
+
+    def _core(self) -> RtpReceiverCore | None:
+        transceiver = self._transceiver
+        return self._controller.receiver_core(transceiver) if transceiver is not None else None
 
     async def getStats(self) -> dict[str, dict[str, Any]]:
         report = await self._controller.pc.getStats()
@@ -385,19 +450,43 @@ class RTCRtpTransceiver:
         self._controller.update_negotiation_needed()
 
     def setCodecPreferences(self, codecs: list[Any]) -> None:
-        """Codec dicts (``mimeType``, ``clockRate``, ...) from getCapabilities; [] resets."""
+        """webrtc-pc 5.4 setCodecPreferences(): codec dicts (``mimeType``, ``clockRate``,
+        ``channels``, ``sdpFmtpLine``) as getCapabilities() returns them; ``[]`` resets.
+
+        A codec that matches no capability, or a list of only RTX entries, raises
+        InvalidModificationError. RTX is offered only when ``video/rtx`` is in the list.
+        """
         if not codecs:
             self._preferences = None
             return
-        available = local_codecs(self._kind)
+        caps = _capabilities(self._kind) or {"codecs": []}
+        by_key: list[tuple[dict[str, Any], RtpCodec | None]] = []
+        available = [c for c in local_codecs(self._kind) if c.name != "rtx"]
+        for cap in caps["codecs"]:
+            match = next(
+                (c for c in available if _codec_dict(c, with_pt=False) == cap),
+                None,
+            )
+            by_key.append((cap, match))
         chosen: list[RtpCodec] = []
+        rtx = False
         for wanted in codecs:
-            mime = str(wanted.get("mimeType", "")).lower()
-            match = next((c for c in available if c.mime_type.lower() == mime), None)
-            if match is None:
-                raise InvalidAccessError(f"setCodecPreferences: {mime!r} is not supported")
-            if match not in chosen:
-                chosen.append(match)
+            if not isinstance(wanted, Mapping):
+                raise TypeError("setCodecPreferences() takes RTCRtpCodec dictionaries")
+            found = next(((cap, c) for cap, c in by_key if _codec_matches(wanted, cap)), None)
+            if found is None:
+                raise InvalidModificationError(
+                    f"setCodecPreferences: {wanted.get('mimeType')!r} is not in getCapabilities()"
+                )
+            codec = found[1]
+            if codec is None:
+                rtx = True
+            elif codec not in chosen:
+                chosen.append(codec)
+        if not chosen:
+            raise InvalidModificationError("setCodecPreferences: only resiliency codecs given")
+        if rtx and self._kind == "video":
+            chosen.append(rtx_codec(chosen[0], 0))  # marker: offer RTX for every codec
         self._preferences = chosen
 
     # --------------------------------------------------------- helpers for the controller
@@ -416,17 +505,27 @@ class RTCRtpTransceiver:
         return None
 
     def offer_codecs(self) -> list[RtpCodec]:
-        if self._codecs:
-            return list(self._codecs)
+        """Codecs of our next offer: the preferences (setCodecPreferences) if any, keeping
+        the payload types negotiated before; else what was negotiated; else everything."""
         if self._preferences is not None:
+            want_rtx = any(c.name == "rtx" for c in self._preferences)
+            negotiated = [c for c in self._codecs if c.name != "rtx"]
             out: list[RtpCodec] = []
             for codec in self._preferences:
                 if codec.name == "rtx":
                     continue
-                out.append(codec)
-                if codec.kind == "video":
+                match = next((n for n in negotiated if _same_codec(n, codec)), None)
+                out.append(match or codec)
+                if codec.kind != "video" or not want_rtx:
+                    continue
+                rtx_pt = self.rtx_payload_type(match) if match is not None else None
+                if rtx_pt is not None and match is not None:
+                    out.append(rtx_codec(match, rtx_pt))
+                else:
                     out.append(rtx_codec(codec, codec.payload_type + 1))
             return out
+        if self._codecs:
+            return list(self._codecs)
         return local_codecs(self._kind)
 
     def __repr__(self) -> str:
@@ -436,25 +535,50 @@ class RTCRtpTransceiver:
         )
 
 
-def _codec_dict(codec: RtpCodec) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "payloadType": codec.payload_type,
-        "mimeType": codec.mime_type,
-        "clockRate": codec.clock_rate,
-    }
+def _codec_dict(codec: RtpCodec, with_pt: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if with_pt:
+        out["payloadType"] = codec.payload_type
+    out["mimeType"] = codec.mime_type
+    out["clockRate"] = codec.clock_rate
     if codec.kind == "audio":
         out["channels"] = codec.channels
-    if codec.fmtp:
+    if codec.fmtp and not (codec.name == "rtx" and not with_pt):
         out["sdpFmtpLine"] = codec.fmtp.partition(" ")[2]
     return out
 
 
+def _same_codec(a: RtpCodec, b: RtpCodec) -> bool:
+    if a.name.lower() != b.name.lower() or a.clock_rate != b.clock_rate:
+        return False
+    if a.name.lower() == "h264":
+        return (a.parameter("profile-level-id") or "").lower() == (
+            b.parameter("profile-level-id") or ""
+        ).lower() and (a.parameter("packetization-mode") == b.parameter("packetization-mode"))
+    return True
+
+
+def _codec_matches(wanted: Mapping[str, Any], cap: Mapping[str, Any]) -> bool:
+    """webrtc-pc "codec dictionary match": mimeType (case-insensitive), clockRate, channels
+    and sdpFmtpLine (both absent, or equal)."""
+    if str(wanted.get("mimeType", "")).lower() != str(cap["mimeType"]).lower():
+        return False
+    if wanted.get("clockRate") != cap["clockRate"]:
+        return False
+    if wanted.get("channels") != cap.get("channels"):
+        return False
+    return wanted.get("sdpFmtpLine") == cap.get("sdpFmtpLine")
+
+
 def _capabilities(kind: str) -> dict[str, Any] | None:
+    """RTCRtpCapabilities (webrtc-pc 5.2): codecs without payload types, RTX listed once."""
     if kind not in ("audio", "video"):
         return None
-    codecs = [_codec_dict(c) for c in local_codecs(kind)]
-    for c in codecs:
-        del c["payloadType"]
+    codecs: list[dict[str, Any]] = []
+    for c in local_codecs(kind):
+        entry = _codec_dict(c, with_pt=False)
+        if entry not in codecs:
+            codecs.append(entry)
     return {
         "codecs": codecs,
         "headerExtensions": [{"uri": uri} for uri in HEADER_EXTENSIONS[kind]],
@@ -570,19 +694,50 @@ def read_remote_media(
 
 
 def choose_codecs(local: list[RtpCodec], remote: list[RtpCodec]) -> list[RtpCodec]:
-    """The first common codec (remote payload types) and its RTX, or [] when none."""
+    """Every common codec in the remote's order (remote payload types), each followed by its
+    RTX (video), or [] when none. The first one is what both sides send (RFC 8829 5.3.1)."""
     common = negotiate_codecs([c for c in local if c.name != "rtx"], remote)
-    primary = next((c for c in common if c.name != "rtx"), None)
-    if primary is None:
-        return []
-    out = [primary]
-    rtx = next(
-        (c for c in common if c.name == "rtx" and c.parameter("apt") == str(primary.payload_type)),
-        None,
-    )
-    if rtx is not None and primary.kind == "video":
-        out.append(RtpCodec(rtx.kind, "rtx", rtx.clock_rate, rtx.payload_type, 1, rtx.parameters))
+    want_rtx = any(c.name == "rtx" for c in local)  # setCodecPreferences may leave it out
+    out: list[RtpCodec] = []
+    for primary in common:
+        if primary.name == "rtx":
+            continue
+        out.append(primary)
+        if primary.kind != "video" or not want_rtx:
+            continue
+        rtx = next(
+            (
+                c
+                for c in common
+                if c.name == "rtx" and c.parameter("apt") == str(primary.payload_type)
+            ),
+            None,
+        )
+        if rtx is not None:
+            out.append(
+                RtpCodec(rtx.kind, "rtx", rtx.clock_rate, rtx.payload_type, 1, rtx.parameters)
+            )
     return out
+
+
+def order_by_preferences(codecs: list[RtpCodec], preferences: list[RtpCodec]) -> list[RtpCodec]:
+    """An answer's codecs (each followed by its RTX) in the answerer's setCodecPreferences
+    order (RFC 8829 5.3.1); codecs the preferences do not name keep their place after."""
+    groups: list[list[RtpCodec]] = []
+    for codec in codecs:
+        if codec.name == "rtx" and groups:
+            groups[-1].append(codec)
+        else:
+            groups.append([codec])
+
+    def rank(group: list[RtpCodec]) -> int:
+        return next(
+            (i for i, p in enumerate(preferences) if p.name != "rtx" and _same_codec(p, group[0])),
+            len(preferences),
+        )
+
+    groups.sort(key=rank)
+    return [c for group in groups for c in group]
 
 
 def choose_extensions(kind: str, remote: dict[str, int]) -> dict[str, int]:

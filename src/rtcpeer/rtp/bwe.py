@@ -26,11 +26,14 @@ class BandwidthEstimator:
         self._remb: int | None = None
         self._last_increase: float | None = None
         self.loss = 0.0
+        # RTCRtpEncodingParameters.maxBitrate (setParameters): a hard cap, even below minimum.
+        self.cap: int | None = None
 
     @property
     def target_bitrate(self) -> int:
         cap = self.maximum if self._remb is None else min(self.maximum, self._remb)
-        return int(max(self.minimum, min(cap, self._target)))
+        target = int(max(self.minimum, min(cap, self._target)))
+        return target if self.cap is None else min(self.cap, target)
 
     def on_loss(self, fraction: float, now: float) -> None:
         """A loss report: ``fraction`` of packets lost in 0..1."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "EXT_ABS_SEND_TIME",
+    "EXT_AUDIO_LEVEL",
     "EXT_MID",
     "EXT_REPAIRED_RID",
     "EXT_RID",
@@ -34,6 +35,8 @@ EXT_RID = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 EXT_REPAIRED_RID = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 EXT_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 EXT_TRANSPORT_CC = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+# RFC 6464 client-to-mixer audio level: one byte, V flag (voice activity) and -dBov (0..127).
+EXT_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
 _HEADER = struct.Struct("!BBHII")
 _EXT_HEADER = struct.Struct("!HH")

@@ -58,8 +58,18 @@ class RtpReceiverCore:
         max_delay: float | None = None,
         rtcp_interval: float = 1.0,
         pli_interval: float = 0.5,
+        audio_level_id: int | None = None,
     ) -> None:
         self.codec = codec
+        # RTCRtpSynchronizationSource / RTCRtpContributingSource (webrtc-pc 5.3.1): the last
+        # primary packet's RTP timestamp, its RFC 6464 level (-dBov) and arrival time; CSRCs
+        # (RFC 3550 contributing sources) map to (arrival time, RTP timestamp).
+        self.audio_level_id = audio_level_id if codec.kind == "audio" else None
+        self.last_rtp_timestamp: int | None = None
+        self.last_audio_level: int | None = None
+        self.contributing_sources: dict[int, tuple[float, int]] = {}
+        # payload type of the last packet of another codec (not ours, not our RTX)
+        self.other_payload_type: int | None = None
         self.video = codec.kind == "video"
         self.ssrc = ssrc
         self.rtx_payload_type = rtx_payload_type
@@ -117,6 +127,8 @@ class RtpReceiverCore:
                 self._received += 1
         else:
             if packet.payload_type != self.codec.payload_type:
+                # another codec on this stream: the owner may switch decoders
+                self.other_payload_type = packet.payload_type
                 return
             if self.ssrc is None:
                 self.ssrc = packet.ssrc
@@ -125,6 +137,13 @@ class RtpReceiverCore:
             self.packets_received += 1
             self.bytes_received += len(packet.payload)
             self.last_packet_time = now
+            self.last_rtp_timestamp = packet.timestamp
+            if self.audio_level_id is not None:
+                level = packet.extensions.get(self.audio_level_id)
+                self.last_audio_level = level[0] & 0x7F if level else None
+            if packet.csrcs:
+                for csrc in packet.csrcs:
+                    self.contributing_sources[csrc] = (now, packet.timestamp)
             ext = self.jitter_buffer.insert(packet, now)
             self._update_stats(packet, ext, now)
         if self._next_report is None:

@@ -19,6 +19,7 @@ from rtcpeer.rtp.bwe import BandwidthEstimator
 from rtcpeer.rtp.codecs import RtpCodec, payloader_for
 from rtcpeer.rtp.packet import (
     EXT_ABS_SEND_TIME,
+    EXT_AUDIO_LEVEL,
     EXT_MID,
     EXT_TRANSPORT_CC,
     RtpPacket,
@@ -113,6 +114,9 @@ class RtpSenderCore:
         self._ext_mid = ext.get(EXT_MID)
         self._ext_abs = ext.get(EXT_ABS_SEND_TIME)
         self._ext_tcc = ext.get(EXT_TRANSPORT_CC) if transport_sequence else None
+        self._ext_level = ext.get(EXT_AUDIO_LEVEL) if codec.kind == "audio" else None
+        # RFC 6464 level (-dBov, 0..127) of the next frame, set by whoever feeds frames in.
+        self.audio_level: int | None = None
         self._transport_sequence = transport_sequence
         self.bwe = bandwidth or BandwidthEstimator()
         self._last_bitrate = self.bwe.target_bitrate
@@ -178,7 +182,16 @@ class RtpSenderCore:
             exts[self._ext_mid] = self.mid.encode()
         if self._ext_abs is not None:
             exts[self._ext_abs] = encode_abs_send_time(now + self.clock_offset + NTP_EPOCH_OFFSET)
+        level = self.audio_level
+        if self._ext_level is not None and level is not None:
+            level = min(127, max(0, level))
+            exts[self._ext_level] = bytes(((0x80 if level < 127 else 0) | level,))
         return exts
+
+    @property
+    def sends_audio_level(self) -> bool:
+        """True when the RFC 6464 extension is negotiated (set ``audio_level`` per frame)."""
+        return self._ext_level is not None
 
     # ------------------------------------------------------------ feedback in
 
@@ -223,6 +236,15 @@ class RtpSenderCore:
                     sent = self._sr_sent.get(block.lsr)
                     if block.lsr and sent is not None:
                         self.rtt = max(0.0, now - sent - block.dlsr / 65536.0)
+        self._check_bitrate()
+
+    def set_max_bitrate(self, bitrate: int | None) -> None:
+        """RTCRtpEncodingParameters.maxBitrate: cap the estimator's target (None: no cap).
+        A change of the target appears as a ``BitrateChanged`` event."""
+        self.bwe.cap = None if bitrate is None else max(1000, int(bitrate))
+        self._check_bitrate()
+
+    def _check_bitrate(self) -> None:
         bitrate = self.bwe.target_bitrate
         if bitrate != self._last_bitrate:
             self._last_bitrate = bitrate

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from rtcpeer.rtp.packet import (
     EXT_ABS_SEND_TIME,
+    EXT_AUDIO_LEVEL,
     EXT_MID,
     EXT_TRANSPORT_CC,
 )
@@ -127,7 +128,7 @@ VIDEO_CODECS: list[RtpCodec] = [
 
 # URIs of the header extensions rtcpeer understands, in the order it offers them.
 HEADER_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "audio": (EXT_MID, EXT_ABS_SEND_TIME, EXT_TRANSPORT_CC),
+    "audio": (EXT_MID, EXT_ABS_SEND_TIME, EXT_TRANSPORT_CC, EXT_AUDIO_LEVEL),
     "video": (EXT_MID, EXT_ABS_SEND_TIME, EXT_TRANSPORT_CC),
 }
 

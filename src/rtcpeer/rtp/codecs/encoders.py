@@ -80,6 +80,12 @@ class VideoEncoder:
         self._frames_since_open = 0
         self._count = 0
         self._last_ts: int | None = None
+        self._reopen_requested = False
+
+    def request_reopen(self) -> None:
+        """Apply ``target_bitrate`` at the next frame now (setParameters maxBitrate), not
+        after the usual hysteresis; costs one key frame."""
+        self._reopen_requested = True
 
     def _open(self, width: int, height: int) -> None:
         ctx: Any = av.CodecContext.create(self._FFMPEG[self.codec], "w")
@@ -104,7 +110,8 @@ class VideoEncoder:
 
     def encode(self, frame: Any, force_keyframe: bool = False) -> list[tuple[bytes, int]]:
         size = (frame.width, frame.height)
-        reopen = self._ctx is None or size != self._size
+        reopen = self._ctx is None or size != self._size or self._reopen_requested
+        self._reopen_requested = False
         # libvpx/libx264 via PyAV take the bitrate at open time, and reopening costs a key
         # frame: only for a large change (down 25 % / up 50 %), at most every 5 s of frames.
         if not reopen and self._frames_since_open >= 5 * self.framerate:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtcpeer.errors import InvalidAccessError, SyntaxError_
+from rtcpeer.limits import Limits, limits_of
 
 __all__ = ["RTCConfiguration", "RTCIceServer", "to_configuration"]
 
@@ -92,6 +93,7 @@ class RTCConfiguration:
     includeLoopback: bool = False
     iceTcp: bool = False
     iceConsentTimeout: float | None = None
+    limits: Limits | None = None  # rtcpeer: resource limits (docs/limits.md); None = defaults
 
     def __init__(
         self,
@@ -107,6 +109,8 @@ class RTCConfiguration:
         if "include_loopback" in extra:
             includeLoopback = bool(extra.pop("include_loopback"))
         ice_tcp = bool(extra.pop("iceTcp", extra.pop("ice_tcp", False)))
+        raw_limits = extra.pop("limits", None)
+        limits = limits_of({"limits": raw_limits}) if raw_limits is not None else None
         consent = extra.pop("iceConsentTimeout", extra.pop("ice_consent_timeout", None))
         if consent is not None and (
             isinstance(consent, bool) or not isinstance(consent, int | float) or not consent > 0
@@ -136,6 +140,7 @@ class RTCConfiguration:
         object.__setattr__(
             self, "iceConsentTimeout", float(consent) if consent is not None else None
         )
+        object.__setattr__(self, "limits", limits)
         # Unknown members are ignored, as WebIDL dictionaries do.
 
     def ice_server_dicts(self) -> list[dict[str, Any]]:
@@ -152,6 +157,7 @@ class RTCConfiguration:
             "includeLoopback": self.includeLoopback,
             "iceTcp": self.iceTcp,
             "iceConsentTimeout": self.iceConsentTimeout,
+            "limits": self.limits,
         }
 
 

@@ -119,8 +119,24 @@ async def test_peer_connection_reads_the_limits_member() -> None:
 
     pc = RTCPeerConnection({"limits": {"maxChannels": 3}})
     try:
-        assert "limits" not in pc.getConfiguration()
+        assert pc.getConfiguration()["limits"].max_channels == 3
         with pytest.raises(TypeError):
             RTCPeerConnection({"limits": "many"})
     finally:
         await pc.close()
+
+
+def test_limits_is_a_configuration_member() -> None:
+    from rtcpeer import RTCPeerConnection
+    from rtcpeer.configuration import RTCConfiguration
+    from rtcpeer.limits import Limits
+
+    config = RTCConfiguration(limits={"maxChannels": 3})
+    assert isinstance(config.limits, Limits) and config.limits.max_channels == 3
+    assert RTCConfiguration().limits is None
+    pc = RTCPeerConnection({"limits": {"maxChannels": 3}})
+    try:
+        got = pc.getConfiguration()["limits"]
+        assert isinstance(got, Limits) and got.max_channels == 3
+    finally:
+        pc.close()

@@ -1,13 +1,15 @@
 """RTCConfiguration and RTCIceServer (W3C webrtc-pc sections 4.2.1 to 4.2.5).
 
 Both accept what a JavaScript port passes (plain dicts with the W3C member names) as well as
-keyword arguments, and normalise into frozen dataclasses. rtcpeer adds one member of its own:
+keyword arguments, and normalise into frozen dataclasses. rtcpeer adds members of its own:
 ``includeLoopback`` (also spelled ``include_loopback``), which gathers 127.0.0.1 host
 candidates so two peers on one machine without a network (tests, CI) can connect.
 ICE extras (ICE engineer): ``iceTcp`` (``ice_tcp``, default False) also gathers ICE-TCP host
 candidates (RFC 6544, passive and active, as browsers offer); ``iceConsentTimeout``
 (``ice_consent_timeout``, seconds, default None = RFC 7675's 30 s) is how long the selected
-pair may go without a consent response before ICE fails (lower it in tests).
+pair may go without a consent response before ICE fails (lower it in tests). ``limits``
+(a :class:`rtcpeer.limits.Limits` or a dict in either spelling; None = the defaults) bounds
+what a remote peer can make the connection hold (docs/limits.md).
 """
 
 from __future__ import annotations

@@ -180,8 +180,8 @@ async def _transfer(dc: Any, other: Any, sizes: list[int]) -> list[int]:
 
 async def _wait_mtu(pc: RTCPeerConnection, mtu: int) -> None:
     for _ in range(200):
-        assert pc.sctp is not None and pc.sctp.channels is not None
-        if pc.sctp.channels.association.mtu >= mtu:
+        assert pc._conn is not None and pc._conn.channels is not None
+        if pc._conn.channels.association.mtu >= mtu:
             return
         await asyncio.sleep(0.01)
 
@@ -194,21 +194,21 @@ async def test_rtcpeer_peers_use_full_record_packets_on_loopback() -> None:
         # An idle or chatty connection keeps 1,200-byte packets (no record-sized buffers)...
         assert await _transfer(dc, other, [10, 20]) == [10, 20]
         for pc in (a, b):
-            assert pc.sctp is not None and pc.sctp.channels is not None
-            assert pc.sctp.channels.association.mtu == 1200
+            assert pc._conn is not None and pc._conn.channels is not None
+            assert pc._conn.channels.association.mtu == 1200
         # ...bulk data makes each side probe for full-record packets.
         assert await _transfer(dc, other, [200_000]) == [200_000]
         assert await _transfer(other, dc, [200_000]) == [200_000]
         await _wait_mtu(a, 16000)
         await _wait_mtu(b, 16000)
         for pc in (a, b):
-            assert pc.sctp is not None and pc.sctp.channels is not None
-            assert pc.sctp.channels.association.mtu > 16000
-        assert a.sctp is not None
-        sent = a.sctp.packets_sent
+            assert pc._conn is not None and pc._conn.channels is not None
+            assert pc._conn.channels.association.mtu > 16000
+        assert a._conn is not None
+        sent = a._conn.packets_sent
         sizes = [1, 65536, 200_000, 17]
         assert await _transfer(dc, other, sizes) == sizes
-        assert a.sctp is not None and a.sctp.packets_sent - sent < 40
+        assert a._conn is not None and a._conn.packets_sent - sent < 40
     finally:
         await close_all(a, b)
 
@@ -219,8 +219,8 @@ async def test_no_large_packets_toward_a_peer_without_the_attribute() -> None:
     try:
         dc, other = await _open(a, b)
         await asyncio.sleep(0.1)
-        assert a.sctp is not None and a.sctp.channels is not None
-        assert a.sctp.channels.association.mtu == 1200  # b never announced it: no probe
+        assert a._conn is not None and a._conn.channels is not None
+        assert a._conn.channels.association.mtu == 1200  # b never announced it: no probe
         assert await _transfer(other, dc, [200_000]) == [200_000]  # bulk data from b
         await _wait_mtu(b, 16000)  # a announced it: b may probe a
         sizes = [70_000, 3]
@@ -233,8 +233,8 @@ async def test_no_large_packets_toward_a_peer_without_the_attribute() -> None:
 async def test_send_raises_operation_error_when_the_queue_is_full() -> None:
     a, b, dc, other = await open_pair()
     try:
-        assert a.sctp is not None and a.sctp.channels is not None
-        a.sctp.channels.association.max_send_buffer = 100_000
+        assert a._conn is not None and a._conn.channels is not None
+        a._conn.channels.association.max_send_buffer = 100_000
         with pytest.raises(OperationError):
             for _ in range(10):
                 dc.send(bytes(30_000))
@@ -254,8 +254,8 @@ async def test_fatal_sctp_error_closes_channels_with_an_error() -> None:
     _strip_max_packet(b)  # 1200-byte packets: a large message arrives in fragments
     try:
         dc, other = await _open(a, b)
-        assert b.sctp is not None and b.sctp.channels is not None
-        b.sctp.channels.association.max_reassembly = 10_000
+        assert b._conn is not None and b._conn.channels is not None
+        b._conn.channels.association.max_reassembly = 10_000
         errors: list[Any] = []
         other.addEventListener("error", errors.append)
         closed = event_future(other, "close")
@@ -296,10 +296,10 @@ async def test_path_change_goes_back_to_safe_packets_then_probes_again() -> None
     try:
         assert await _transfer(dc, other, [200_000]) == [200_000]
         await _wait_mtu(a, 16000)
-        assert a.sctp is not None and a.sctp.channels is not None
-        assoc = a.sctp.channels.association
+        assert a._conn is not None and a._conn.channels is not None
+        assoc = a._conn.channels.association
         assert assoc.mtu > 16000
-        a.sctp.selected_pair_changed()  # as the peer connection does when ICE switches pairs
+        a._conn.selected_pair_changed()  # as the peer connection does when ICE switches pairs
         assert assoc.mtu == 1200
         assert await _transfer(dc, other, [200_000]) == [200_000]
         await _wait_mtu(a, 16000)  # still the same host: the new probe succeeds

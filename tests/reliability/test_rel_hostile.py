@@ -509,7 +509,7 @@ async def test_receiver_reports_a_dropped_oversized_message_to_the_application()
     remote.addEventListener("error", errors.append)
     b.addEventListener("error", pc_errors.append)
     try:
-        conn = a.sctp
+        conn = a._conn
         assert conn is not None and conn.channels is not None
         conn.channels.set_remote_max_message_size(0)  # A ignores B's limit
         got = event_future(remote, "message")

@@ -23,7 +23,6 @@ from rtcpeer.events import Event, EventTarget
 from rtcpeer.sdp.candidate import RTCIceCandidate
 
 if TYPE_CHECKING:
-    from rtcpeer.aio.connection import Connection
     from rtcpeer.peerconnection import RTCPeerConnection
     from rtcpeer.sdp.candidate import Candidate
 
@@ -164,9 +163,10 @@ class RTCDtlsTransport(EventTarget):
 class RTCSctpTransport(EventTarget):
     """webrtc-pc 6.1.1: the SCTP association carrying the data channels.
 
-    Transitional: attributes that are not W3C ones are looked up on the internal
-    :class:`~rtcpeer.aio.connection.Connection` (``pc.sctp`` used to return it; tests of the
-    data path read ``pc.sctp.channels``). New code should use ``pc._conn`` for the internals.
+    Only the W3C members (``state``, ``maxMessageSize``, ``maxChannels``, ``transport``,
+    ``onstatechange`` and the EventTarget methods). The internals (the data-channel core, the
+    packet counters) are on the peer connection's :class:`~rtcpeer.aio.connection.Connection`,
+    ``pc._conn``.
     """
 
     def __init__(self, pc: RTCPeerConnection, dtls: RTCDtlsTransport) -> None:
@@ -214,16 +214,6 @@ class RTCSctpTransport(EventTarget):
         assoc = core.association
         streams = min(assoc.outbound_streams, assoc.inbound_streams) or 65535
         return min(streams, core.max_channels, 65535)
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for names this class does not define (see the class docstring).
-        if name.startswith("__"):
-            raise AttributeError(name)
-        pc = self.__dict__.get("_pc")
-        conn: Connection | None = pc._conn if pc is not None else None
-        if conn is None:
-            raise AttributeError(name)
-        return getattr(conn, name)
 
     def __repr__(self) -> str:
         return f"<RTCSctpTransport state={self.state} maxMessageSize={self.maxMessageSize}>"

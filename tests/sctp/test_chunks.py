@@ -241,3 +241,22 @@ def test_mutated_packets_only_raise_parse_error(chunks: list[Chunk], data: st.Da
             parse_packet(candidate, verify=False)
         except ParseError:
             pass
+
+
+def test_split_modules_reexported_from_chunks() -> None:
+    """chunks.py was split into _wire / chunks_control; every name stays importable."""
+    import types
+
+    import rtcpeer.sctp._wire as wire
+    import rtcpeer.sctp.chunks as chunks_mod
+    import rtcpeer.sctp.chunks_control as control
+
+    for name in chunks_mod.__all__:
+        assert hasattr(chunks_mod, name), name
+    for mod in (wire, control):
+        for name, obj in vars(mod).items():
+            if name.startswith("__") or isinstance(obj, types.ModuleType):
+                continue
+            if getattr(obj, "__module__", mod.__name__) != mod.__name__:
+                continue
+            assert getattr(chunks_mod, name) is obj, name

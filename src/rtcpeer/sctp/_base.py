@@ -285,6 +285,20 @@ class AssociationBase:
         self._t1_at: float | None = None
         self._t1_count = 0
 
+        # Counters for tests and benchmarks (never read by the protocol).
+        self.fast_retransmits = 0  # chunks queued by fast retransmit or a probe timeout
+        self.t3_expirations = 0  # T3-rtx timeouts with data outstanding
+        self.dropped_oversized = 0
+        self._init_transfer_state()
+
+    def _init_transfer_state(self) -> None:
+        """Sender, receiver, heartbeat, stream-reset and shutdown state of one association
+        incarnation: set at construction and again when the peer restarts (RFC 9260 5.2.4 A).
+        """
+        self._umid_out = {}
+        self._ipartials = {}
+        self._held = 0
+        self._queued_bytes = 0
         # Sender.
         self._next_tsn = 0  # unwrapped
         self._cum_acked = -1  # unwrapped: highest TSN cumulatively acked by the peer
@@ -296,7 +310,7 @@ class AssociationBase:
         self._sent: deque[_Out] = deque()
         self._rtx: list[_Out] = []
         self._flight = 0
-        self._cwnd = min(4 * mtu, max(2 * mtu, 4380))
+        self._cwnd = min(4 * self.mtu, max(2 * self.mtu, 4380))
         self._ssthresh = 1 << 30
         self._pba = 0
         self._peer_rwnd = 0
@@ -311,7 +325,7 @@ class AssociationBase:
         self._pto_at: float | None = None
         self._probes = 0
         self._tail_immediate = False  # the last DATA chunk sent carried the I bit (RFC 7053)
-        self._rto = rto_initial
+        self._rto = self.rto_initial
         self._srtt: float | None = None
         self._rttvar = 0.0
         self._rtt_tsn = -1
@@ -319,9 +333,6 @@ class AssociationBase:
         self._errors = 0
         self._adv_ack = -1
         self._fwd_needed = False
-        # Counters for tests and benchmarks (never read by the protocol).
-        self.fast_retransmits = 0  # chunks queued by fast retransmit or a probe timeout
-        self.t3_expirations = 0  # T3-rtx timeouts with data outstanding
 
         # Receiver.
         self._cum_in = -1  # unwrapped: highest TSN received in sequence
@@ -336,7 +347,6 @@ class AssociationBase:
         self._stash: dict[int, dict[int, tuple[int, bytes | None]]] = {}
         self._partials: dict[int, _Partial] = {}
         self._orphans: dict[int, tuple[int, int, int, int, bytes]] = {}
-        self.dropped_oversized = 0
 
         # Heartbeat.
         self._hb_at: float | None = None

@@ -95,6 +95,7 @@ from rtcpeer.sctp.chunks import (
 )
 from rtcpeer.sctp.events import (
     AssociationError,
+    AssociationRestarted,
     AssociationState,
     Closed,
     Connected,
@@ -112,6 +113,7 @@ from rtcpeer.sctp.sender import SenderMixin
 __all__ = [
     "Association",
     "AssociationError",
+    "AssociationRestarted",
     "AssociationState",
     "Closed",
     "Connected",

@@ -48,6 +48,7 @@ from rtcpeer.sctp.dcep import (
     Priority,
     parse_dcep,
 )
+from rtcpeer.sctp.events import AssociationRestarted
 
 __all__ = [
     "AssociationClosed",
@@ -442,6 +443,14 @@ class DataChannelCore:
                         self._finish(failed)
             elif isinstance(ev, AssociationError):
                 self._events.append(ev)
+            elif isinstance(ev, AssociationRestarted):
+                # The restarted peer forgot every channel: close ours (their streams were
+                # reset with the association) and report it; the association stays up.
+                for gone in list(self._channels.values()):
+                    self._finish(gone)
+                self._events.append(
+                    AssociationError("peer-restart", "the peer restarted; channels were closed")
+                )
             elif isinstance(ev, Closed):
                 self._closed = True
                 self._connected = False

@@ -11,6 +11,7 @@ from enum import Enum
 
 __all__ = [
     "AssociationError",
+    "AssociationRestarted",
     "AssociationState",
     "Closed",
     "Connected",
@@ -86,6 +87,13 @@ class AssociationError:
 
 
 @dataclass(frozen=True, slots=True)
+class AssociationRestarted:
+    """The peer restarted (RFC 9260 5.2.4 case A): the association continues with new tags,
+    but every stream was reset and data queued or in flight before the restart was dropped.
+    The data-channel layer closes its channels (a restarted peer forgot them)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The association is gone: shutdown completed (reason None), abort or failure."""
 
@@ -99,5 +107,6 @@ Event = (
     | OutgoingStreamsReset
     | StreamResetFailed
     | AssociationError
+    | AssociationRestarted
     | Closed
 )

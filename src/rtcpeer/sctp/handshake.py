@@ -1,5 +1,6 @@
 """Association set-up (RFC 9260 section 5): INIT, INIT ACK with an HMAC-signed state cookie
-(hmac/hashlib SHA-256, lifetime checked), COOKIE ECHO, COOKIE ACK, INIT collisions (5.2).
+(hmac/hashlib SHA-256, lifetime checked), COOKIE ECHO, COOKIE ACK, INIT collisions and peer
+restart (5.2).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from rtcpeer.sctp.chunks import (
 )
 from rtcpeer.sctp.events import (
     AssociationError,
+    AssociationRestarted,
     Connected,
 )
 
@@ -107,7 +109,7 @@ class HandshakeMixin(AssociationBase):
             return
         else:
             # 5.2.2: an unexpected INIT in an established association; a new cookie with
-            # tie-tags lets a restart be detected (we drop restarts, case A).
+            # tie-tags lets a restart be detected (case A, _on_peer_restart).
             local_tag = self._rng.randrange(1, 1 << 32)
             local_tsn = self._rng.randrange(0, 1 << 32)
             local_tie, peer_tie = self.local_tag, self.peer_tag
@@ -278,7 +280,13 @@ class HandshakeMixin(AssociationBase):
             self._local_initial_tsn = c.local_initial_tsn
             self._init_sender()
         elif c.local_tag != self.local_tag:
-            return False  # cases A (restart, unsupported) and C: discard
+            if (
+                c.peer_tag != self.peer_tag
+                and c.local_tie_tag == self.local_tag
+                and c.peer_tie_tag == self.peer_tag
+            ):
+                return self._on_peer_restart(c)  # case A
+            return False  # case C: discard
         flags = c.peer_flags
         if self.state in (_S.CLOSED, _S.COOKIE_WAIT, _S.COOKIE_ECHOED):
             if self.state is not _S.CLOSED and self.peer_tag == c.peer_tag:
@@ -297,6 +305,47 @@ class HandshakeMixin(AssociationBase):
             self._ctrl.append(CookieAckChunk().encode())  # duplicate COOKIE ECHO (case D)
         else:
             return False
+        return True
+
+    def _on_peer_restart(self, c: _Cookie) -> bool:
+        """Table 5.2.4 case A: the peer restarted and echoes a cookie made (5.2.2) from an
+        INIT received while we were established, with our old tags as tie-tags. The old
+        incarnation's queues, in-flight data and stream state are dropped, the new tags and
+        TSNs adopted, congestion control starts afresh and the ULP is told."""
+        if self.state is _S.SHUTDOWN_ACK_SENT:
+            # 5.2.4 A: no new association while shutting down; resend SHUTDOWN ACK (with the
+            # current tags) and tell the restarted peer why with an ERROR.
+            self._ctrl.append(bytes((ChunkType.SHUTDOWN_ACK, 0, 0, 4)))
+            cause = Param(CauseCode.COOKIE_WHILE_SHUTTING_DOWN, b"")
+            self._send_packet(c.peer_tag, ErrorChunk([cause]).encode())
+            return False
+        if self.state not in _RESTARTABLE:
+            return False
+        # A graceful close the user asked for survives (not one the old peer asked for).
+        shutting_down = self.state is _S.SHUTDOWN_PENDING or self.state is _S.SHUTDOWN_SENT
+        dropped = [sid for sid, n in self._buffered.items() if n]
+        self._init_transfer_state()
+        for sid in dropped:
+            self._buffered[sid] = 0
+            self._buffer_decreased.add(sid)
+        self._ctrl.clear()
+        self.local_tag = c.local_tag
+        self._local_initial_tsn = c.local_initial_tsn
+        self._init_sender()
+        self._adopt_peer(
+            c.peer_tag, c.peer_initial_tsn, c.peer_rwnd, c.out_streams, c.in_streams, c.peer_flags
+        )
+        self._ctrl.append(CookieAckChunk().encode())
+        self.state = _S.ESTABLISHED
+        self._t1_at = None
+        self._t2_at = None
+        self._t2_count = 0
+        self._hb_at = self._now + self.heartbeat_interval + self._rto
+        self._events.append(AssociationRestarted())
+        if shutting_down:
+            self._shutdown_requested = True
+            self.state = _S.SHUTDOWN_PENDING
+            self._maybe_send_shutdown()
         return True
 
     def _init_sender(self) -> None:
@@ -332,6 +381,11 @@ class HandshakeMixin(AssociationBase):
             return
         self._t1_at = now + self._rto
 
+
+# States in which a peer restart (5.2.4 A) is accepted.
+_RESTARTABLE = frozenset(
+    {_S.ESTABLISHED, _S.SHUTDOWN_PENDING, _S.SHUTDOWN_SENT, _S.SHUTDOWN_RECEIVED}
+)
 
 # Parameters we understand (or knowingly ignore: addresses mean nothing over DTLS) in INIT and
 # INIT ACK; anything else is handled by its type's two high bits.

@@ -28,61 +28,67 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from rtcpeer import pc_ice as _pc_ice
+from rtcpeer import pc_negotiation as _pc_negotiation
+from rtcpeer import pc_transport as _pc_transport
 from rtcpeer.aio.connection import (
     LOOPBACK_MTU,
     MAX_PACKET_ATTRIBUTE,
     Connection,
-    DtlsStateChanged,
 )
-from rtcpeer.aio.ice import IceState, IceTransport
+from rtcpeer.aio.connection import DtlsStateChanged as DtlsStateChanged
+from rtcpeer.aio.ice import IceState as IceState
+from rtcpeer.aio.ice import IceTransport
 from rtcpeer.configuration import RTCConfiguration, RTCIceServer, to_configuration
-from rtcpeer.datachannel import RTCDataChannel, RTCErrorEvent
+from rtcpeer.datachannel import RTCDataChannel as RTCDataChannel
+from rtcpeer.datachannel import RTCErrorEvent as RTCErrorEvent
 from rtcpeer.dtls.certificate import RTCCertificate
 from rtcpeer.errors import (
     InvalidAccessError,
     InvalidModificationError,
     InvalidStateError,
-    OperationError,
     RTCError,
 )
+from rtcpeer.errors import OperationError as OperationError
 from rtcpeer.events import Event, EventTarget
-from rtcpeer.ice.agent import IceAgent
+from rtcpeer.ice.agent import IceAgent as IceAgent
 from rtcpeer.limits import limits_of
-from rtcpeer.pc.channels import ChannelSet, new_channel
+from rtcpeer.pc.channels import ChannelSet
+from rtcpeer.pc.channels import new_channel as new_channel
+from rtcpeer.pc.description import RTCPeerConnectionIceErrorEvent as RTCPeerConnectionIceErrorEvent
+from rtcpeer.pc.description import RTCPeerConnectionIceEvent as RTCPeerConnectionIceEvent
 from rtcpeer.pc.description import (
-    RTCPeerConnectionIceErrorEvent,
-    RTCPeerConnectionIceEvent,
     RTCSessionDescription,
     coerce_description,
 )
 from rtcpeer.pc.media_session import MediaMixin
-from rtcpeer.pc.model import LocalDesc, RemoteDesc, candidate_init, ice_string, strip_candidates
+from rtcpeer.pc.model import LocalDesc, RemoteDesc, ice_string, strip_candidates
+from rtcpeer.pc.model import candidate_init as candidate_init
 from rtcpeer.pc.transports import PcTransports, RTCSctpTransport
-from rtcpeer.sctp.channels import (
-    AssociationClosed,
-    AssociationConnected,
-    AssociationError,
-    ChannelEvent,
-)
-from rtcpeer.sdp.candidate import Candidate, RTCIceCandidate
+from rtcpeer.pc_transport import LOCAL_MAX_MESSAGE_SIZE as LOCAL_MAX_MESSAGE_SIZE
+from rtcpeer.pc_transport import _remote_max_packet as _remote_max_packet
+from rtcpeer.sctp.channels import AssociationClosed as AssociationClosed
+from rtcpeer.sctp.channels import AssociationConnected as AssociationConnected
+from rtcpeer.sctp.channels import AssociationError as AssociationError
+from rtcpeer.sctp.channels import ChannelEvent as ChannelEvent
+from rtcpeer.sdp.candidate import Candidate
+from rtcpeer.sdp.candidate import RTCIceCandidate as RTCIceCandidate
 from rtcpeer.sdp.errors import SDPParseError
 from rtcpeer.sdp.jsep import (
     LocalParams,
     LocalSection,
     RemoteDescription,
-    RemoteMedia,
     new_session_id,
     parse_description,
     write_description,
 )
+from rtcpeer.sdp.jsep import RemoteMedia as RemoteMedia
 
 __all__ = ["RTCConfiguration", "RTCIceServer", "RTCPeerConnection", "RTCSessionDescription"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-LOCAL_MAX_MESSAGE_SIZE = 262144
 
 
 class RTCPeerConnection(MediaMixin, EventTarget):
@@ -665,431 +671,41 @@ class RTCPeerConnection(MediaMixin, EventTarget):
                 ice.add_remote_candidate(None)
         self._start_gathering(ice)
 
-    def _apply_remote_ice(self, parsed: RemoteDescription, offer: bool) -> None:
-        ice = self._ice
-        media = parsed.transport_media()
-        if ice is None or media is None or not media.ice_ufrag or not media.ice_pwd:
-            return
-        creds = (media.ice_ufrag, media.ice_pwd)
-        if self._remote_creds is not None and creds != self._remote_creds:
-            # The peer restarted ICE. As answerer we restart too (new local credentials in
-            # the answer); as offerer we restarted already in setLocalDescription.
-            if offer and self._restart_creds is None:
-                self._restart_creds = (ice_string(8), ice_string(24))
-            if offer:
-                ufrag, pwd = self._restart_creds or (ice_string(8), ice_string(24))
-                self._local_restart(ufrag, pwd)
-                self._start_gathering(ice)
-        if creds != self._remote_creds:
-            self._remote_creds = creds
-            ice.set_remote_credentials(*creds)
-            for line in media.candidates:
-                try:
-                    cand = Candidate.from_sdp(line)
-                except SDPParseError:
-                    logger.debug("ignoring bad remote candidate %r", line)
-                    continue
-                ice.add_remote_candidate(cand)
-            if media.end_of_candidates:
-                ice.add_remote_candidate(None)
-        if media.max_message_size is not None:
-            self._remote_max_message_size = media.max_message_size
-            if self._conn is not None:
-                self._conn.set_remote_max_message_size(media.max_message_size)
-
-    # ------------------------------------------------------------------ ICE
-
-    def _ensure_ice(self, controlling: bool) -> IceTransport:
-        if self._ice is not None:
-            if self._pool is not None and not self._pool_role_set:
-                # A pooled transport (iceCandidatePoolSize) learns its role now.
-                self._pool_role_set = True
-                self._ice.set_role(controlling)
-            return self._ice
-        config = self._config
-        ice = IceTransport(
-            controlling,
-            ice_servers=config.ice_server_dicts(),
-            ice_transport_policy=config.iceTransportPolicy,
-            include_loopback=config.includeLoopback,
-            tcp=config.iceTcp,
-            consent_timeout=config.iceConsentTimeout,
-            ufrag=self._ufrag,
-            pwd=self._pwd,
-            on_candidate=self._on_local_candidate,
-            on_state_change=self._on_ice_state,
-            on_gathering_state_change=self._on_gathering_state,
-            on_selected_pair_change=self._on_selected_pair,
-            on_candidate_error=self._on_candidate_error,
-            agent=IceAgent(
-                controlling,
-                self._ufrag,
-                self._pwd,
-                max_remote_candidates=self._limits.max_remote_candidates,
-            ),
-        )
-        self._ice = ice
-        self._conn = Connection(ice, self._on_pipeline_event, limits=self._limits)
-        return ice
-
-    def _local_restart(self, ufrag: str, pwd: str) -> None:
-        """Restart the ICE agent with the credentials the offer/answer carries."""
-        ice = self._ice
-        assert ice is not None
-        ice.restart()
-        # IceAgent.restart() picks its own credentials; the description already carries
-        # ours, so they are put in place (see the report: an API for this is requested).
-        gen = getattr(ice.agent, "_gen", None)
-        if gen is not None:
-            gen.local_ufrag = ufrag
-            gen.local_pwd = pwd
-        self._ufrag, self._pwd = ufrag, pwd
-        self._local_candidates = []
-        self._end_of_candidates = False
-        self._remote_creds = None
-        self._restart_creds = None
-
-    def _start_gathering(self, ice: IceTransport) -> None:
-        if self._pool is not None:
-            self._release_pool()
-            return
-        if ice.gathering_state == "new":
-            ice.start_gathering()
-
-    # W3C webrtc-pc 4.4.1.1/4.4.1.5 (iceCandidatePoolSize): gathering starts at construction
-    # or setConfiguration; what it finds is held (not signalled, iceGatheringState stays
-    # "new") until setLocalDescription, then emitted through icecandidate as usual.
-
-    def _start_pool(self) -> None:
-        if (
-            self._ice is not None
-            or self._is_closed
-            or self._config.iceCandidatePoolSize <= 0
-            or self._pending_local is not None
-            or self._current_local is not None
-        ):
-            return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop: the pool is only a hint; gathering starts at setLocalDescription
-        self._pool = []
-        self._pool_role_set = False
-        # The role is a guess until a description is applied (IceTransport.set_role).
-        self._ensure_ice(controlling=True).start_gathering()
-
-    def _discard_pool(self) -> None:
-        """setConfiguration() with iceCandidatePoolSize 0 before setLocalDescription."""
-        ice = self._ice
-        if self._pool is None or ice is None:
-            return
-        self._pool = None
-        self._ice = None
-        self._transports = None
-        conn, self._conn = self._conn, None
-        task = asyncio.get_running_loop().create_task(
-            conn.close() if conn is not None else ice.close()
-        )
-        self._gather_tasks.add(task)
-        task.add_done_callback(self._gather_tasks.discard)
-
-    def _release_pool(self) -> None:
-        """setLocalDescription: pooled candidates and gathering states go out, in order, as
-        queued tasks (as a browser fires them), so they never precede the description."""
-        pool = self._pool
-        self._pool = None
-        if not pool:
-            if self._ice is not None and self._ice.gathering_state == "new":
-                self._ice.start_gathering()
-            return
-        held: list[tuple[str, Any]] = list(pool)
-        pool.clear()
-        self._pool_flush = held
-
-        def flush() -> None:
-            items, self._pool_flush = self._pool_flush, None
-            for kind, value in items or ():
-                if kind == "c":
-                    self._on_local_candidate(value)
-                else:
-                    self._on_gathering_state(value)
-
-        asyncio.get_running_loop().call_soon(flush)
-
-    def _on_local_candidate(self, candidate: Candidate | None) -> None:
-        if self._is_closed:
-            return
-        held = self._pool if self._pool is not None else self._pool_flush
-        if held is not None:
-            held.append(("c", candidate))
-            return
-        if candidate is None:
-            self._end_of_candidates = True
-            return
-        line = candidate.to_sdp()
-        self._local_candidates.append(line)
-        mid, index = self._transport_mid()
-        event = RTCPeerConnectionIceEvent(
-            RTCIceCandidate(
-                candidate=line, sdpMid=mid, sdpMLineIndex=index, usernameFragment=self._ufrag
-            )
-        )
-        self.dispatchEvent(event)
-
-    def _transport_mid(self) -> tuple[str, int]:
-        local = self._pending_local or self._current_local
-        if local is not None:
-            for i, s in enumerate(local.sections):
-                if not s.rejected:
-                    return s.mid, i
-        return "0", 0
-
-    def _on_gathering_state(self, state: str) -> None:
-        held = self._pool if self._pool is not None else self._pool_flush
-        if held is not None and not self._is_closed:
-            held.append(("g", state))
-            return
-        if self._is_closed or state == self._ice_gathering_state:
-            return
-        self._ice_gathering_state = state
-        self._sync_transports()
-        if state == "complete":
-            self._end_of_candidates = True
-            self.dispatchEvent(RTCPeerConnectionIceEvent(None))
-        self.dispatchEvent(Event("icegatheringstatechange"))
-
-    def _on_candidate_error(
-        self, url: str, code: int, text: str, address: str | None = None, port: int | None = None
-    ) -> None:
-        # W3C RTCPeerConnectionIceErrorEvent: address/port of the local candidate's base
-        # (None when it is not safe to expose), the server's url, STUN error code and text.
-        if not self._is_closed:
-            self.dispatchEvent(RTCPeerConnectionIceErrorEvent(address, port, url, code, text))
-
-    def _on_selected_pair(self, local: Candidate, remote: Candidate) -> None:
-        if self._conn is not None and not self._is_closed:
-            self._conn.selected_pair_changed()
-            self._sync_transports()
-
-    def _on_ice_state(self, state: IceState) -> None:
-        if self._is_closed:
-            return
-        if self._conn is not None:
-            self._conn.ice_state_changed(state)
-        self._sync_transports()  # RTCIceTransport "statechange" before the pc's event
-        value = state.value
-        if value != self._ice_connection_state:
-            self._ice_connection_state = value
-            self.dispatchEvent(Event("iceconnectionstatechange"))
-        self._update_connection_state()
-
-    def _update_connection_state(self) -> None:
-        if self._is_closed:
-            return
-        ice = self._ice_connection_state
-        dtls = self._dtls_state
-        # The table of W3C webrtc-pc 4.3.3 (RTCPeerConnectionState) for one transport.
-        if ice == "failed" or dtls == "failed":
-            new = "failed"
-        elif ice == "disconnected":
-            new = "disconnected"
-        elif ice in ("new", "closed"):
-            # 4.3.3 "new": all RTCIceTransports are "new" or "closed", whatever DTLS does.
-            new = "new"
-        elif ice in ("connected", "completed", "closed") and dtls in ("connected", "closed"):
-            new = "connected"
-        else:
-            new = "connecting"
-        if new != self._connection_state:
-            self._connection_state = new
-            self.dispatchEvent(Event("connectionstatechange"))
-
-    async def addIceCandidate(self, candidate: Any = None) -> None:
-        init = candidate_init(candidate)
-        if init["candidate"] and init["sdpMid"] is None and init["sdpMLineIndex"] is None:
-            raise TypeError("addIceCandidate: sdpMid and sdpMLineIndex are both null")
-        return await self._chain("addIceCandidate", lambda: self._add_ice_candidate(init))
-
-    async def _add_ice_candidate(self, init: dict[str, Any]) -> None:
-        remote = self._pending_remote or self._current_remote
-        if remote is None:
-            raise InvalidStateError(
-                "addIceCandidate() called before setRemoteDescription() "
-                f"(signalingState {self._signaling_state!r})"
-            )
-        mid, index = init["sdpMid"], init["sdpMLineIndex"]
-        media: RemoteMedia | None = None
-        if mid is not None or index is not None:
-            media = remote.parsed.find(mid, index)
-            if media is None:
-                what = f"sdpMid {mid!r}" if mid is not None else f"sdpMLineIndex {index}"
-                raise OperationError(f"addIceCandidate: no m= section matches {what}")
-        ufrag = init["usernameFragment"]
-        transport = remote.parsed.transport_media()
-        if ufrag is not None and (transport is None or ufrag != transport.ice_ufrag):
-            raise OperationError(
-                f"addIceCandidate: usernameFragment {ufrag!r} matches no remote ICE generation"
-            )
-        text: str = init["candidate"]
-        if not text:
-            if self._ice is not None:
-                self._ice.add_remote_candidate(None)
-            target = media.index if media is not None else 0
-            remote.added.append((target, "a=end-of-candidates"))
-            return
-        try:
-            cand = Candidate.from_sdp(text)
-        except SDPParseError as exc:
-            raise OperationError(f"addIceCandidate: cannot parse candidate: {exc}") from exc
-        if media is not None and media.rejected:
-            return
-        if self._ice is not None:
-            self._ice.add_remote_candidate(cand)
-        # The description keeps no more candidates than the ICE agent does (the agent drops
-        # and counts the rest): a peer trickling thousands must not grow it without bound.
-        kept = sum(1 for _, added in remote.added if added.startswith("a=candidate:"))
-        if transport is not None:
-            kept += len(transport.candidates)
-        if kept >= self._limits.max_remote_candidates:
-            return
-        line = "a=" + (text if text.startswith("candidate:") else "candidate:" + text)
-        remote.added.append((media.index if media is not None else 0, line))
-
-    def restartIce(self) -> None:
-        if self._is_closed:
-            return
-        if self._current_local is None and self._pending_local is None:
-            return  # no credentials in use yet: the first offer has fresh ones anyway
-        self._creds_to_replace = (self._ufrag, self._pwd)
-        self._update_negotiation_needed()
+    # ICE: rtcpeer.pc_ice
+    _apply_remote_ice = _pc_ice._apply_remote_ice
+    _ensure_ice = _pc_ice._ensure_ice
+    _local_restart = _pc_ice._local_restart
+    _start_gathering = _pc_ice._start_gathering
+    _start_pool = _pc_ice._start_pool
+    _discard_pool = _pc_ice._discard_pool
+    _release_pool = _pc_ice._release_pool
+    _on_local_candidate = _pc_ice._on_local_candidate
+    _transport_mid = _pc_ice._transport_mid
+    _on_gathering_state = _pc_ice._on_gathering_state
+    _on_candidate_error = _pc_ice._on_candidate_error
+    _on_selected_pair = _pc_ice._on_selected_pair
+    _on_ice_state = _pc_ice._on_ice_state
+    _update_connection_state = _pc_ice._update_connection_state
+    addIceCandidate = _pc_ice.addIceCandidate
+    _add_ice_candidate = _pc_ice._add_ice_candidate
+    restartIce = _pc_ice.restartIce
 
     # ------------------------------------------------------------------ transport, channels
 
-    def _start_transport(self, role: str, remote: RemoteDescription) -> None:
-        conn = self._conn
-        if conn is None:
-            return
-        data = next((m for m in remote.media if m.is_data and not m.rejected), None)
-        media = remote.transport_media()
-        if media is None:
-            return
-        if conn.dtls is None:
-            conn.start(
-                self._certificate,
-                role,
-                media.fingerprints,
-                remote_sctp_port=(data.sctp_port or 5000) if data is not None else 5000,
-                remote_max_message_size=self._remote_max_message_size,
-                local_max_message_size=LOCAL_MAX_MESSAGE_SIZE,
-                remote_max_packet=_remote_max_packet(data),
-            )
-            self._chans.attach_pending(conn)
-        elif [tuple(fp) for fp in media.fingerprints] != [
-            tuple(fp) for fp in conn.remote_fingerprints
-        ]:
-            logger.warning(
-                "the remote DTLS fingerprint changed; a new DTLS session is not supported"
-            )
-
-    def createDataChannel(
-        self, label: str, options: Mapping[str, Any] | None = None, **kwargs: Any
-    ) -> RTCDataChannel:
-        if self._is_closed:
-            raise InvalidStateError("createDataChannel() called on a closed RTCPeerConnection")
-        opts = dict(options or {})
-        opts.update(kwargs)
-        channel = new_channel(label, opts, self._chans.id_in_use)
-        conn = self._conn
-        if conn is not None and conn.channels is not None:
-            # W3C 6.1 step 20: once the DTLS role is known an id must be available; here the
-            # ids available are Limits.max_channels (local and remote channels together).
-            limit = conn.channels.max_channels
-            if conn.channels.channel_count >= limit:
-                raise OperationError(
-                    f"createDataChannel: no data channel id available ({limit} channels in use)"
-                )
-        self._chans.add(channel, self._conn)
-        if not self._data_requested:
-            self._data_requested = True
-            self._update_negotiation_needed()
-        return channel
-
-    def _announce_channel(self, channel: RTCDataChannel) -> None:
-        self.dispatchEvent(Event("datachannel", channel=channel))
-
-    def _on_pipeline_event(self, ev: ChannelEvent | DtlsStateChanged) -> None:
-        if isinstance(ev, DtlsStateChanged):
-            self._dtls_state = ev.state
-            self._sync_transports()  # RTCDtlsTransport events before connectionstatechange
-            self._update_connection_state()
-        elif self._conn is not None:
-            self._chans.on_event(ev, self._conn)
-            if type(ev) is AssociationError:
-                self._report_sctp_error(ev)
-            elif type(ev) is AssociationConnected or type(ev) is AssociationClosed:
-                self._sync_transports()
-
-    def _report_sctp_error(self, ev: AssociationError) -> None:
-        """Tell the application: an "error" RTCErrorEvent (errorDetail "sctp-failure") on the
-        channel concerned (a message dropped as too big), else on the peer connection."""
-        error = RTCError(f"{ev.kind}: {ev.detail}", errorDetail="sctp-failure")
-        channel = self._chans.channels.get(ev.stream_id) if ev.stream_id is not None else None
-        if channel is not None:
-            channel.dispatchEvent(RTCErrorEvent(error))
-        else:
-            self.dispatchEvent(RTCErrorEvent(error))
+    # transport, channels: rtcpeer.pc_transport
+    _start_transport = _pc_transport._start_transport
+    createDataChannel = _pc_transport.createDataChannel
+    _announce_channel = _pc_transport._announce_channel
+    _on_pipeline_event = _pc_transport._on_pipeline_event
+    _report_sctp_error = _pc_transport._report_sctp_error
 
     # ------------------------------------------------------------------ negotiation needed
 
-    def _check_negotiation_needed(self) -> bool:
-        if self._creds_to_replace is not None:
-            return True
-        if self._data_requested:
-            local = self._current_local
-            if local is None or not any(s.is_data and not s.rejected for s in local.sections):
-                return True
-        return any(check() for check in self._negotiation_checks)
-
-    def _update_negotiation_needed(self) -> None:
-        if self._is_closed:
-            return
-        if self._ops_pending:
-            self._nn_on_empty_chain = True
-            return
-        if self._signaling_state != "stable":
-            return
-        if not self._check_negotiation_needed():
-            self._nn_flag = False
-            return
-        if self._nn_flag:
-            return
-        self._nn_flag = True
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        loop.call_soon(self._fire_negotiation_needed)
-
-    def _fire_negotiation_needed(self) -> None:
-        if self._is_closed:
-            return
-        if self._ops_pending:
-            self._nn_on_empty_chain = True
-            return
-        if self._signaling_state != "stable":
-            return
-        if not self._check_negotiation_needed():
-            self._nn_flag = False
-            return
-        self.dispatchEvent(Event("negotiationneeded"))
-
-    def _set_signaling(self, state: str) -> None:
-        if state != self._signaling_state:
-            self._signaling_state = state
-            if state == "stable":
-                # A completed negotiation satisfies the current need; a new need sets it again.
-                self._nn_flag = False
-            self.dispatchEvent(Event("signalingstatechange"))
+    # rtcpeer.pc_negotiation
+    _check_negotiation_needed = _pc_negotiation._check_negotiation_needed
+    _update_negotiation_needed = _pc_negotiation._update_negotiation_needed
+    _fire_negotiation_needed = _pc_negotiation._fire_negotiation_needed
+    _set_signaling = _pc_negotiation._set_signaling
 
     # ------------------------------------------------------------------ stats, close
 
@@ -1148,16 +764,6 @@ class _Finished:
 
 
 _CLOSED = _Finished()
-
-
-def _remote_max_packet(data: Any) -> int:
-    """The peer's ``a=x-rtcpeer-max-packet`` (0 when absent or malformed)."""
-    if data is None:
-        return 0
-    for name, value in data.attributes:
-        if name == MAX_PACKET_ATTRIBUTE and value is not None and value.strip().isdigit():
-            return int(value.strip())
-    return 0
 
 
 def _now_ms() -> float:

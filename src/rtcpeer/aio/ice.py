@@ -30,16 +30,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
+import dataclasses as dataclasses
 import errno
 import logging
-import socket
+import socket as socket
 import ssl
-import sys
+import sys as sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from rtcpeer.aio.ice_relay import Relay, RelayError
+from rtcpeer.aio.ice_gather import IceGathering
+from rtcpeer.aio.ice_relay import Relay as Relay
+from rtcpeer.aio.ice_relay import RelayError as RelayError
+from rtcpeer.aio.ice_socket import _IP_MTU_DISCOVER as _IP_MTU_DISCOVER
+from rtcpeer.aio.ice_socket import _IP_PMTUDISC_DO as _IP_PMTUDISC_DO
+from rtcpeer.aio.ice_socket import _IPV6_MTU_DISCOVER as _IPV6_MTU_DISCOVER
+from rtcpeer.aio.ice_socket import _IPV6_PMTUDISC_DO as _IPV6_PMTUDISC_DO
+from rtcpeer.aio.ice_socket import _READ_BATCH as _READ_BATCH
+from rtcpeer.aio.ice_socket import UDP_BUFFER_SIZE as UDP_BUFFER_SIZE
+from rtcpeer.aio.ice_socket import Address as Address
+from rtcpeer.aio.ice_socket import _cand_key as _cand_key
+from rtcpeer.aio.ice_socket import _drop_datagram as _drop_datagram
+from rtcpeer.aio.ice_socket import _drop_packet as _drop_packet
+from rtcpeer.aio.ice_socket import _is_loopback as _is_loopback
+from rtcpeer.aio.ice_socket import _no_clock as _no_clock
+from rtcpeer.aio.ice_socket import _positive as _positive
+from rtcpeer.aio.ice_socket import _Socket as _Socket
+from rtcpeer.aio.ice_socket import tune_udp_socket as tune_udp_socket
 from rtcpeer.aio.ice_tcp import IceTcp
 from rtcpeer.aio.mdns import MdnsResponder, Resolver
 from rtcpeer.aio.mdns import resolve as mdns_resolve
@@ -50,172 +67,34 @@ from rtcpeer.ice.agent import (
     LocalKey,
     SelectedPairChanged,
 )
-from rtcpeer.ice.candidate import normalize_host
+from rtcpeer.ice.candidate import normalize_host as normalize_host
 from rtcpeer.ice.gather import (
     InterfaceAddress,
     ServerUrl,
-    enumerate_addresses,
-    host_candidate,
-    local_preference,
     parse_ice_servers,
-    relay_candidate,
-    srflx_candidate,
-    usable_addresses,
 )
+from rtcpeer.ice.gather import enumerate_addresses as enumerate_addresses
+from rtcpeer.ice.gather import host_candidate as host_candidate
+from rtcpeer.ice.gather import local_preference as local_preference
+from rtcpeer.ice.gather import relay_candidate as relay_candidate
+from rtcpeer.ice.gather import srflx_candidate as srflx_candidate
+from rtcpeer.ice.gather import usable_addresses as usable_addresses
 from rtcpeer.ice.mdns import is_mdns_name
 from rtcpeer.sdp.candidate import Candidate
 from rtcpeer.stun import (
     Attr,
     MessageClass,
-    Method,
     ParseError,
-    StunMessage,
-    new_transaction_id,
     parse,
 )
+from rtcpeer.stun import Method as Method
+from rtcpeer.stun import StunMessage as StunMessage
+from rtcpeer.stun import new_transaction_id as new_transaction_id
 
 logger = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 
-
-def _is_loopback(host: str) -> bool:
-    return host.startswith("127.") or host == "::1"
-
-
-# Kernel socket buffers asked for (the kernel caps them at net.core.rmem_max/wmem_max).
-UDP_BUFFER_SIZE = 4 << 20
-
-# Linux <netinet/in.h> values; the socket module does not export them all.
-_IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
-_IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
-_IPV6_MTU_DISCOVER = getattr(socket, "IPV6_MTU_DISCOVER", 23)
-_IPV6_PMTUDISC_DO = getattr(socket, "IPV6_PMTUDISC_DO", 2)
-
-
-def tune_udp_socket(sock: socket.socket, family: int) -> None:
-    """Set up a UDP socket for ICE: big kernel buffers (bursts of a fast data channel would
-    otherwise overflow the default ~200 KiB) and the don't-fragment bit: the kernel never
-    fragments a datagram, a send bigger than the path MTU fails with EMSGSIZE instead (RFC
-    8899 needs that for path MTU probing). Each option falls back silently where refused."""
-    for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, opt, UDP_BUFFER_SIZE)
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            if family == 6:
-                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_MTU_DISCOVER, _IPV6_PMTUDISC_DO)
-            else:
-                sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
-    elif family == 6 and hasattr(socket, "IPV6_DONTFRAG"):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DONTFRAG, 1)
-
-
-def _drop_datagram(data: bytes | bytearray | memoryview, addr: Address) -> int:
-    return len(data)
-
-
-def _drop_packet(data: bytes | bytearray | memoryview) -> None:
-    pass
-
-
-def _positive(seconds: float) -> float:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise ValueError(f"consent_timeout must be a positive number of seconds, not {seconds!r}")
-    return float(seconds)
-
-
-def _cand_key(cand: Candidate) -> tuple[str, str, int, str]:
-    return (cand.type, cand.host, cand.port, cand.transport)
-
-
-def _no_clock() -> float:
-    raise RuntimeError("IceTransport used before it was attached to an event loop")
-
-
-# Datagrams read per readiness callback. asyncio's own datagram transport reads one per
-# event-loop iteration, which caps a busy connection far below what the socket can carry.
-_READ_BATCH = 64
-
-
-class _Socket:
-    """One non-blocking UDP socket bound to one local address; ``key`` names it to the agent.
-
-    Reads are batched straight from the selector callback; sends go straight to the socket.
-    A full send buffer drops the datagram, as a congested network would (the protocols above
-    retransmit), instead of growing an unbounded queue in user space.
-    """
-
-    def __init__(self, owner: IceTransport, key: int, sock: socket.socket) -> None:
-        self.owner = owner
-        self.key = key
-        self.sock = sock
-        self.open = True
-        self.candidate: Candidate | None = None
-        self.local_pref = 0
-        self.family = 4
-        # The srflx candidate (``_cand_key``) each STUN server last mapped this socket to.
-        self.srflx: dict[str, tuple[str, str, int, str]] = {}
-        self._sendto: Callable[[bytes | bytearray | memoryview, Address], int] = sock.sendto
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_reader(self.sock.fileno(), self._read_ready)
-        self._loop = loop
-
-    def sendto(self, data: bytes | bytearray | memoryview, addr: Address) -> None:
-        if not self.open:
-            return
-        try:
-            self._sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError as exc:
-            if exc.errno == errno.EMSGSIZE:
-                self.owner._datagram_too_big(len(data))
-                return
-            # ICMP errors from earlier sends and unreachable routes: ICE sees a timeout.
-            logger.debug("ICE socket %s send to %s failed: %s", self.key, addr, exc)
-
-    def _read_ready(self) -> None:
-        owner = self.owner
-        recv = self.sock.recvfrom
-        key = self.key
-        agent_receive = owner._agent.receive
-        # One clock read per batch: the agent only needs it for activity (consent) timing.
-        now = owner._time()
-        for _ in range(_READ_BATCH):
-            try:
-                data, addr = recv(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                logger.debug("ICE socket %s error: %s", key, exc)
-                continue
-            if len(addr) != 2:
-                addr = (addr[0], addr[1])  # IPv6 sockaddr has flowinfo and scope id
-            try:
-                if data and data[0] > 3:
-                    # Hot path (RFC 7983: not STUN). The agent only stamps activity and
-                    # checks the source is a remote that took part in ICE.
-                    on_data = owner._on_data
-                    if on_data is not None and agent_receive(data, key, addr, now) is not None:
-                        on_data(data)
-                else:
-                    owner._on_stun(data, key, addr)
-            except Exception:
-                # A bug above us must not stop this socket from reading.
-                logger.exception("ICE socket %s: error handling a datagram", key)
-
-    def close(self) -> None:
-        if self.open:
-            self.open = False
-            with contextlib.suppress(Exception):
-                self._loop.remove_reader(self.sock.fileno())
-            self.sock.close()
-
-
-class IceTransport:
+class IceTransport(IceGathering):
     """An ICE transport for one component (the W3C RTCIceTransport's engine)."""
 
     def __init__(
@@ -394,358 +273,6 @@ class IceTransport:
         if self._gather_task is not None:
             await asyncio.shield(self._gather_task)
 
-    def _attach(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-            self._time = self._loop.time
-        return self._loop
-
-    def _set_gathering_state(self, state: str) -> None:
-        if state != self.gathering_state:
-            self.gathering_state = state
-            if self.on_gathering_state_change is not None:
-                self._call(self.on_gathering_state_change, state)
-
-    def _emit_candidate(self, candidate: Candidate, base: str) -> Candidate:
-        """Signal a new local candidate gathered from the local address ``base``; returns
-        the candidate as signalled."""
-        if self._responder is not None:
-            candidate = self._hide_address(candidate, self._responder)
-        self._local.append((candidate, base))
-        self._announced.add(_cand_key(candidate))
-        if self.on_candidate is not None:
-            self._call(self.on_candidate, candidate)
-        return candidate
-
-    def _hide_address(self, candidate: Candidate, responder: MdnsResponder) -> Candidate:
-        """The candidate as signalled when publishing: host IPs replaced by mDNS names, and
-        no related address revealing them (RFC 8828 section 5.1 and 6.2)."""
-        if candidate.type == "host":
-            return dataclasses.replace(candidate, host=responder.publish(candidate.host))
-        if candidate.related_address is not None:
-            return dataclasses.replace(candidate, related_address="0.0.0.0", related_port=0)
-        return candidate
-
-    async def _gather(self) -> None:
-        try:
-            if self.mdns_publish and not self._sockets:
-                if self._responder is None:
-                    self._responder = MdnsResponder()
-                if not await self._responder.start():
-                    logger.info("cannot publish mDNS names: signalling host addresses")
-                    self._responder = None
-            addrs = self.addresses if self.addresses is not None else enumerate_addresses()
-            usable = usable_addresses(addrs, include_loopback=self.include_loopback, ipv6=self.ipv6)
-            self._announced.clear()
-            existing: list[_Socket] = []
-            relays: list[Relay] = []
-            if self._sockets:
-                # A new gathering after a restart. Host candidates of addresses still present
-                # are announced again at once for the new ufrag (same sockets, so the old
-                # selected pair keeps working) and addresses that appeared since get new
-                # sockets. Server-reflexive and relayed candidates are not replayed blindly:
-                # a NAT may have rebound since (issue 9), so every existing socket asks the
-                # STUN servers again and every TURN allocation is refreshed; the answers are
-                # trickled as they come (the same candidate again while the mapping holds).
-                still = {ia.address for ia in usable}
-                for cand, base in list(self._local):
-                    if base in still and cand.type == "host":
-                        self._announce_again(cand)
-                existing = [
-                    s
-                    for s in self._sockets.values()
-                    if s.open and s.candidate is not None and s.candidate.host in still
-                ]
-                known = {s.candidate.host for s in self._sockets.values() if s.candidate}
-                usable = [ia for ia in usable if ia.address not in known]
-                # (An allocation still being made, without a candidate yet, is left alone.)
-                relays = [
-                    r
-                    for r in self._relays.values()
-                    if r.local_host in still and r.candidate is not None
-                ]
-            sockets = await self._gather_host(usable, len(self._sockets))
-            # Every server is asked at once, each bounded by ``stun_timeout``, so a dead one
-            # delays nothing else. TURN servers answer Binding requests too (TURN is a STUN
-            # usage), which gives server-reflexive candidates.
-            jobs = [self._refresh_relay(r) for r in relays]
-            if self._servers and (sockets or existing):
-                jobs += [self._gather_server(s, sockets, existing) for s in self._servers]
-            if jobs:
-                await asyncio.gather(*jobs)
-            if existing or relays:
-                # Mappings that did not come back in this gathering are stale: not offered
-                # again (nor listed) after this restart.
-                self._local = [
-                    (c, b)
-                    for c, b in self._local
-                    if c.type not in ("srflx", "relay") or _cand_key(c) in self._announced
-                ]
-            self._agent.local_candidates_complete()
-            self._pump()
-        finally:
-            self._set_gathering_state("complete")
-            if self.on_candidate is not None:
-                self._call(self.on_candidate, None)
-
-    def _announce_again(self, cand: Candidate) -> None:
-        """Signal an already gathered candidate again (a restart's new generation)."""
-        key = _cand_key(cand)
-        if key in self._announced:
-            return
-        self._announced.add(key)
-        if self.on_candidate is not None:
-            self._call(self.on_candidate, cand)
-
-    async def _refresh_relay(self, relay: Relay) -> None:
-        """On a restart: keep a TURN allocation that still answers a Refresh, else allocate
-        again from the same address (the server answers 437 Allocation Mismatch to a rebound
-        NAT's new 5-tuple) and signal the new relayed candidate."""
-        alive = await relay.check(self.stun_timeout)
-        if self._closed:
-            return
-        if alive is not False and relay.candidate is not None:
-            # Alive, or no answer in time (unknown): offered again as it is.
-            self._announce_again(relay.candidate)
-            return
-        self._relays.pop(relay.key, None)
-        relay.close()
-        sock = next(
-            (
-                s
-                for s in self._sockets.values()
-                if s.open and s.candidate is not None and s.candidate.host == relay.local_host
-            ),
-            None,
-        )
-        if sock is not None:
-            logger.debug("TURN allocation on %s lost: allocating again", relay.server.display)
-            await self._gather_relay(relay.server, relay.server_addr, sock)
-
-    async def _gather_host(self, usable: list[InterfaceAddress], first: int) -> list[_Socket]:
-        """Host candidates on ``usable`` addresses (ranked from ``first``); the new sockets."""
-        made: list[_Socket] = []
-        for index, ia in enumerate(usable, first):
-            family = socket.AF_INET6 if ia.family == 6 else socket.AF_INET
-            key = self._new_key()
-            try:
-                sock = socket.socket(family, socket.SOCK_DGRAM)
-            except OSError as exc:
-                logger.debug("no socket for %s: %s", ia.address, exc)
-                continue
-            try:
-                sock.setblocking(False)
-                tune_udp_socket(sock, ia.family)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind((ia.address, 0))
-            except OSError as exc:
-                logger.debug("cannot bind %s: %s", ia.address, exc)
-                sock.close()
-                continue
-            proto = _Socket(self, key, sock)
-            if self._udp_blocked:
-                proto._sendto = _drop_datagram
-            proto.start(self._attach())
-            port = int(sock.getsockname()[1])
-            proto.local_pref = local_preference(index)
-            proto.family = ia.family
-            cand = host_candidate(ia.address, port, proto.local_pref)
-            proto.candidate = cand
-            self._sockets[key] = proto
-            made.append(proto)
-            if self._closed:
-                return made
-            if self.ice_transport_policy == "all":
-                # Under "relay" the socket only talks to TURN servers; the agent never
-                # learns the host candidate, so it is neither signalled nor checked.
-                self._agent.add_local_candidate(cand, key)
-                self._emit_candidate(cand, ia.address)
-                if self.tcp:
-                    await self._gather_tcp(ia.address, proto.local_pref)
-            self._pump()
-        return made
-
-    def _new_key(self) -> int:
-        self._next_key += 1
-        return self._next_key
-
-    async def _gather_tcp(self, address: str, local_pref: int) -> None:
-        """Passive and active host candidates for ICE-TCP (RFC 6544 section 5.1)."""
-        key = self._new_key()
-        port = await self._tcp.listen(address, key)
-        if port is None or self._closed:
-            return
-        passive = host_candidate(address, port, local_pref, "tcp", "passive")
-        self._agent.add_local_candidate(passive, key)
-        self._emit_candidate(passive, address)
-        active_key = self._new_key()
-        self._tcp.add_active(address, active_key)
-        # Active candidates carry the discard port 9 (RFC 6544 section 4.5).
-        active = host_candidate(address, 9, local_pref, "tcp", "active")
-        self._agent.add_local_candidate(active, active_key)
-        self._emit_candidate(active, address)
-
-    async def _resolve_server(self, server: ServerUrl) -> dict[int, Address]:
-        """The server's first address per family (4, 6); empty when it does not resolve."""
-        try:
-            infos = await asyncio.wait_for(
-                self._attach().getaddrinfo(server.host, server.port, type=socket.SOCK_DGRAM),
-                self.stun_timeout,
-            )
-        except (OSError, TimeoutError):
-            return {}
-        out: dict[int, Address] = {}
-        for family, _, _, _, sockaddr in infos:
-            version = 6 if family == socket.AF_INET6 else 4
-            out.setdefault(version, (normalize_host(str(sockaddr[0])), int(sockaddr[1])))
-        return out
-
-    async def _gather_server(
-        self, server: ServerUrl, sockets: list[_Socket], existing: list[_Socket] | None = None
-    ) -> None:
-        """Server-reflexive and relayed candidates from one server, from every new local
-        address (``sockets``); on a restart, server-reflexive ones again from ``existing``."""
-        addrs = await self._resolve_server(server)
-        if not addrs:
-            self._candidate_error(server, 701, f"cannot resolve {server.host}")
-            return
-        jobs = []
-        for sock in [*sockets, *(existing or ())]:
-            addr = addrs.get(sock.family)
-            base = sock.candidate
-            # Loopback sockets cannot reach a remote server and vice versa: nothing to try.
-            if addr is None or base is None or _is_loopback(base.host) != _is_loopback(addr[0]):
-                continue
-            # TURN servers answer Binding requests too (TURN is a STUN usage).
-            if (
-                self.ice_transport_policy == "all"
-                and server.scheme in ("stun", "turn")
-                and server.transport == "udp"
-            ):
-                jobs.append(self._gather_srflx(server, addr, sock))
-            if server.scheme in ("turn", "turns") and sock in sockets:
-                jobs.append(self._gather_relay(server, addr, sock))
-        if jobs:
-            await asyncio.gather(*jobs)
-
-    async def _gather_srflx(self, server: ServerUrl, addr: Address, sock: _Socket) -> None:
-        if sock.candidate is None or not sock.open:
-            return
-        base = sock.candidate
-        try:
-            mapped = await asyncio.wait_for(self._stun_binding(addr, sock), self.stun_timeout)
-        except TimeoutError:
-            logger.debug("STUN server %s did not answer from %s", server.text, base.host)
-            self._candidate_error(server, 701, "STUN binding request timed out", sock)
-            # On a restart: the mapping is unknown, so what this socket had is offered again.
-            for old, _ in list(self._local):
-                if old.type == "srflx" and sock.srflx.get(server.text) == _cand_key(old):
-                    self._announce_again(old)
-            return
-        if mapped is None or self._closed:
-            return
-        cand = srflx_candidate(mapped, base, sock.local_pref, server.text)
-        if cand is None:
-            return
-        key = _cand_key(cand)
-        sock.srflx[server.text] = key
-        if key in self._announced:
-            return  # another server gave the same mapping
-        for known, _ in self._local:
-            if known.type == "srflx" and _cand_key(known) == key:
-                # The mapping still holds (a restart): the same candidate again.
-                self._announce_again(known)
-                return
-        self._agent.add_local_candidate(cand, sock.key)
-        self._emit_candidate(cand, base.host)
-        self._pump()
-
-    async def _gather_relay(self, server: ServerUrl, addr: Address, sock: _Socket) -> None:
-        """A relayed candidate from one TURN server, allocated from ``sock``'s address."""
-        if sock.candidate is None or self._closed:
-            return
-        base = sock.candidate
-        key = self._new_key()
-        relay = Relay(
-            key,
-            server,
-            addr,
-            base.host,
-            sock.family,
-            self._time,
-            lambda data, peer: self._on_packet(data, key, peer),
-            self._schedule,
-            self.turn_ssl_context,
-        )
-        self._relays[key] = relay
-        try:
-            relayed, mapped = await relay.allocate(self.stun_timeout)
-        except RelayError as exc:
-            self._relays.pop(key, None)
-            logger.debug("TURN server %s: %s", server.display, exc)
-            self._candidate_error(server, exc.code, exc.text, sock)
-            return
-        if self._closed:
-            relay.close()
-            return
-        # Browsers rank relays by the transport to the server: UDP, then TCP, then TLS.
-        offset = 2 if relay.secure else 1 if relay.transport == "tcp" else 0
-        cand = relay_candidate(relayed, mapped, max(sock.local_pref - offset, 0), server.text)
-        for remote in self._agent.remote_candidates:
-            relay.permit(remote.host)
-        self._agent.add_local_candidate(cand, key)
-        relay.candidate = self._emit_candidate(cand, base.host)
-        self._pump()
-
-    def _on_packet(self, data: bytes, key: int, peer: Address) -> None:
-        """A packet from ``peer`` through a relay or an ICE-TCP connection: data or STUN."""
-        if data and data[0] > 3:
-            on_data = self._on_data
-            if (
-                on_data is not None
-                and self._agent.receive(data, key, peer, self._time()) is not None
-            ):
-                on_data(data)
-        else:
-            self._on_stun(data, key, peer)
-
-    def _candidate_error(
-        self, server: ServerUrl, code: int, text: str, sock: _Socket | None = None
-    ) -> None:
-        """Report a STUN/TURN server failure (W3C RTCPeerConnectionIceErrorEvent): url,
-        errorCode, errorText, then the address and port of the local socket that talked to
-        the server (None when there was none, or when its address is hidden behind mDNS)."""
-        if self.on_candidate_error is None or self._closed:
-            return
-        address: str | None = None
-        port: int | None = None
-        base = sock.candidate if sock is not None else None
-        if base is not None and self._responder is None:
-            address, port = base.host, base.port
-        self._call(self.on_candidate_error, server.display, code, text, address, port)
-
-    async def _stun_binding(self, addr: Address, sock: _Socket) -> Address | None:
-        if not sock.open:
-            return None
-        msg = StunMessage(Method.BINDING, MessageClass.REQUEST, new_transaction_id())
-        data = msg.encode(fingerprint=True)
-        tid = bytes(msg.transaction_id)
-        fut: asyncio.Future[Address] = self._attach().create_future()
-        self._gather_tx[tid] = fut
-        rto = 0.25
-        try:
-            while True:
-                if not sock.open:
-                    return None
-                sock.sendto(data, addr)
-                try:
-                    return await asyncio.wait_for(asyncio.shield(fut), rto)
-                except TimeoutError:
-                    rto = min(rto * 2, 1.0)
-        finally:
-            self._gather_tx.pop(tid, None)
-
     # ------------------------------------------------------------------ remote side
 
     def set_remote_credentials(self, ufrag: str, pwd: str) -> None:
@@ -860,6 +387,18 @@ class IceTransport:
         self._selected = None
 
     # ------------------------------------------------------------------ plumbing
+
+    def _on_packet(self, data: bytes, key: int, peer: Address) -> None:
+        """A packet from ``peer`` through a relay or an ICE-TCP connection: data or STUN."""
+        if data and data[0] > 3:
+            on_data = self._on_data
+            if (
+                on_data is not None
+                and self._agent.receive(data, key, peer, self._time()) is not None
+            ):
+                on_data(data)
+        else:
+            self._on_stun(data, key, peer)
 
     def _on_stun(self, data: bytes, key: int, addr: Address) -> None:
         if len(data) >= 20 and self._gather_tx:

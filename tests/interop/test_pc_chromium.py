@@ -33,8 +33,19 @@ async def wait_until(predicate: Any, timeout: float = 10) -> None:
         await asyncio.sleep(0.01)
 
 
-async def opened(channel: RTCDataChannel) -> None:
-    await wait_until(lambda: channel.readyState == "open")
+async def opened(channel: RTCDataChannel, pc: Any = None) -> None:
+    try:
+        await wait_until(lambda: channel.readyState == "open")
+    except TimeoutError:
+        state = f"channel {channel.label!r} id={channel.id} is {channel.readyState}"
+        if pc is not None:
+            state += (
+                f"; pc signaling={pc.signalingState} ice={pc.iceConnectionState}"
+                f" connection={pc.connectionState} gathering={pc.iceGatheringState}"
+                f" local={pc.localDescription.sdp.count('a=candidate') if pc.localDescription else None}"
+                f" remote={pc.remoteDescription.sdp.count('a=candidate') if pc.remoteDescription else None}"
+            )
+        raise TimeoutError(state) from None
 
 
 async def echo_round_trip(
@@ -169,7 +180,7 @@ async def test_channel_kinds(browser: BrowserContext) -> None:
         negotiated = s.pc.createDataChannel("echo-neg", {"negotiated": True, "id": 5})
         await s.js("() => window.createChannel('echo-neg', {negotiated: true, id: 5})")
         for ch in (ordered, unordered, rtx0, negotiated):
-            await opened(ch)
+            await opened(ch, s.pc)
         await s.wait_js(
             "() => ['echo-ordered','echo-unordered','echo-rtx0'].every(l => l in window.received)"
         )

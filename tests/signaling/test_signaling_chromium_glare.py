@@ -99,7 +99,19 @@ async def browser() -> AsyncIterator[BrowserContext]:
 async def test_glare_between_chromium_and_python(
     server: ServerHandle, browser: BrowserContext, python_first: bool
 ) -> None:
-    room = f"glare-web-{python_first}"
+    # Whether the two offers really cross depends on scheduling (the timers on both sides can
+    # drift apart on a loaded machine). Every attempt must connect correctly with the roles
+    # respected; at least one of up to three attempts must have been real glare.
+    glare = [await _glare_attempt(server, browser, python_first, n) for n in range(1)]
+    while not any(glare) and len(glare) < 3:
+        glare.append(await _glare_attempt(server, browser, python_first, len(glare)))
+    assert any(glare), glare
+
+
+async def _glare_attempt(
+    server: ServerHandle, browser: BrowserContext, python_first: bool, attempt: int
+) -> bool:
+    room = f"glare-web-{python_first}-{attempt}"
     page = await browser.new_page()
     await page.goto(f"{server.url}/static/chat.html?room={room}")
     at = time.time() + 1.0
@@ -161,14 +173,15 @@ async def test_glare_between_chromium_and_python(
         # own outstanding), settled by the server's roles: only the impolite side ignores,
         # only the polite side applies an offer over its own. Which side sees the collision
         # depends on timing (MDN's pattern sends localDescription after an await).
-        assert watch.ignored + watch.offers_applied_while_offering + st["collisions"] >= 1
+        crossed = watch.ignored + watch.offers_applied_while_offering + st["collisions"] >= 1
         if python_first:  # Python impolite
             assert watch.offers_applied_while_offering == 0 and st["ignored"] == 0
-            assert watch.ignored + st["collisions"] >= 1
+            crossed = crossed and watch.ignored + st["collisions"] >= 1
         else:  # Chromium impolite
             assert watch.ignored == 0
             assert st["ignored"] == st["collisions"]
         assert st["logs"] == [] or all("candidate" in t.lower() for t in st["logs"]), st["logs"]
+        return bool(crossed)
     finally:
         negotiation.close()
         await pc.close()
